@@ -1,0 +1,231 @@
+"""`python -m lab VERB`: the local lab of real swarm hosts on this machine.
+
+    up [--managers 3] [--workers 2] [--lb 0] [--outsiders 0]   create (or keep) the lab
+    down                                                        remove every trace of it
+    status [--json]                                             host, address, engine, swarm
+    ssh HOST [CMD...]                                           a shell on a lab host
+    kill HOST | restart HOST                                    crash / restart its engine
+    partition HOST | heal HOST                                  cut / restore its network
+    add manager|worker|lb|outsider                              one more host
+
+`--name` picks a lab (default `swarmops`, whose inventory is inventories/lab/hosts.yml);
+several labs can run side by side on distinct `--subnet`s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+from . import image, inventory
+from .config import DEFAULT_NAME, DEFAULT_SUBNET, STATE_ROOT, KINDS, LabConfig
+from .hosts import Backend, backend_for
+from .sh import LabError
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """One lab command at a time per lab."""
+    STATE_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(STATE_ROOT / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def _counts(args: argparse.Namespace) -> dict[str, int]:
+    return {"manager": args.managers, "worker": args.workers, "lb": args.lb, "outsider": args.outsiders}
+
+
+def _shape(lab: LabConfig) -> tuple:
+    return (lab.subnet, lab.bridge, lab.backend, sorted(h.name for h in lab.hosts))
+
+
+def _describe(lab: LabConfig) -> str:
+    counts = {k: sum(1 for h in lab.hosts if h.kind == k) for k in KINDS}
+    return ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in counts.items() if n)
+
+
+def _loaded(args: argparse.Namespace) -> tuple[LabConfig, Backend]:
+    lab = LabConfig.load(args.name)
+    if lab is None:
+        raise LabError(f"lab {args.name!r} is not up (no {STATE_ROOT / args.name / 'lab.json'})")
+    return lab, backend_for(lab)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    existing = LabConfig.load(args.name)
+    lab = LabConfig(name=args.name, subnet=args.subnet, bridge=args.bridge,
+                    backend=args.backend, inventory=args.inventory)
+    lab.hosts = lab.plan_hosts(_counts(args))
+    if not any(h.kind in ("manager", "worker") for h in lab.hosts):
+        raise LabError("a lab needs at least one manager or worker")
+    backend = backend_for(lab)
+    if existing is not None and all(backend_for(existing).healthy(h) for h in existing.hosts):
+        if _shape(existing) != _shape(lab):
+            raise LabError(
+                f"lab {lab.name!r} is up with {_describe(existing)} on {existing.subnet}; "
+                "run `lab down` first, or `lab add` for one more host"
+            )
+        # Already up: make sure the images and inventory are there, change nothing else.
+        imported = backend.import_images(lab.hosts, image.build_all())
+        inventory.write(lab)
+        print(f"lab {lab.name!r} is already up ({_describe(lab)}); "
+              f"{'imported ' + str(imported) + ' missing images' if imported else 'nothing changed'}")
+        return 0
+    # Whatever is left of an earlier lab of this name (killed processes, namespaces, links,
+    # rules) goes first; a lab never builds on top of remains.
+    old = existing or lab
+    removed = backend_for(old).cleanup()
+    if existing is not None and (existing.bridge != lab.bridge):
+        removed += backend.cleanup()
+    if removed:
+        print(f"removed a stale lab {lab.name!r}: {', '.join(removed)}")
+    backend.prepare()
+    lab.save()
+    backend.create(lab.hosts)
+    backend.wait_ready(lab.hosts)
+    backend.import_images(lab.hosts, image.build_all())
+    path = inventory.write(lab)
+    took = time.monotonic() - started
+    print_status(lab, backend)
+    print(f"\nlab {lab.name!r} up: {len(lab.hosts)} hosts ready ({_describe(lab)}) in {took:.1f} s "
+          f"[{backend.name} backend]\ninventory: {path}\nssh: python -m lab ssh {lab.hosts[0].name}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    lab = LabConfig.load(args.name) or LabConfig(name=args.name, subnet=args.subnet, bridge=args.bridge)
+    removed = backend_for(lab).cleanup()
+    inventory.remove(lab)
+    (lab.state_dir / "lab.json").unlink(missing_ok=True)
+    print(f"lab {lab.name!r} down" + (f": removed {', '.join(removed)}" if removed else ": nothing was left"))
+    return 0
+
+
+def print_status(lab: LabConfig, backend: Backend, as_json: bool = False) -> None:
+    rows = [backend.status(h) for h in lab.hosts]
+    if as_json:
+        print(json.dumps([
+            {"host": s.host.name, "kind": s.host.kind, "address": s.host.address,
+             "ssh": s.reachable, "engine": s.engine_up, "swarm": s.swarm_state}
+            for s in rows], indent=2))
+        return
+    print(f"{'HOST':<12}{'ADDRESS':<16}{'SSH':<6}{'ENGINE':<8}SWARM")
+    for s in rows:
+        print(f"{s.host.name:<12}{s.host.address:<16}{'up' if s.reachable else 'down':<6}"
+              f"{'up' if s.engine_up else 'down':<8}{s.swarm_state}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lab, backend = _loaded(args)
+    print_status(lab, backend, args.json)
+    return 0
+
+
+def cmd_ssh(args: argparse.Namespace) -> int:
+    lab, _ = _loaded(args)
+    host = lab.host(args.host)
+    argv = ["ssh", "-i", str(lab.key_file), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{host.address}",
+            *args.command]
+    os.execvp("ssh", argv)
+    return 1  # not reached
+
+
+def _fault(action: str):
+    def handler(args: argparse.Namespace) -> int:
+        lab, backend = _loaded(args)
+        host = lab.host(args.host)
+        started = time.monotonic()
+        getattr(backend, action)(host)
+        print(f"{action.replace('_', ' ')} {host.name}: done in {time.monotonic() - started:.1f} s")
+        return 0
+
+    return handler
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    lab, backend = _loaded(args)
+    started = time.monotonic()
+    host = lab.next_host(args.kind)
+    lab.hosts.append(host)
+    backend.prepare()
+    lab.save()
+    backend.create([host])
+    backend.wait_ready([host])
+    backend.import_images([host], image.build_all())
+    inventory.write(lab)
+    print(f"added {host.name} ({host.address}) in {time.monotonic() - started:.1f} s; "
+          f"inventory: {lab.inventory}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--name", default=os.environ.get("SWARMOPS_LAB", DEFAULT_NAME),
+                   help="which lab (default: %(default)s, or $SWARMOPS_LAB)")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    up = sub.add_parser("up", help="create the lab, or keep it if it is up as asked")
+    up.add_argument("--managers", type=int, default=3)
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--lb", type=int, default=0, help="load balancer hosts (lb1...)")
+    up.add_argument("--outsiders", type=int, default=0, help="non-member hosts (outsider1...)")
+    up.add_argument("--subnet", default=DEFAULT_SUBNET, help="the lab's /24 (default %(default)s)")
+    up.add_argument("--bridge", default="", help="bridge name (default: from the lab name)")
+    up.add_argument("--backend", default="netns", choices=["netns"])
+    up.add_argument("--inventory", default="", help="where to write the inventory")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove every trace of the lab")
+    down.add_argument("--subnet", default=DEFAULT_SUBNET)
+    down.add_argument("--bridge", default="")
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="a table of hosts, engines and swarm state")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    ssh = sub.add_parser("ssh", help="ssh to a lab host")
+    ssh.add_argument("host")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=cmd_ssh)
+
+    for verb, action, text in [
+        ("kill", "kill_engine", "kill a host's engine (SIGKILL)"),
+        ("restart", "restart_engine", "restart a host's engine and wait for it"),
+        ("partition", "partition", "cut a host off the lab network"),
+        ("heal", "heal", "put a partitioned host back"),
+    ]:
+        fp = sub.add_parser(verb, help=text)
+        fp.add_argument("host")
+        fp.set_defaults(func=_fault(action))
+
+    add = sub.add_parser("add", help="add one host")
+    add.add_argument("kind", choices=list(KINDS))
+    add.set_defaults(func=cmd_add)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.verb == "ssh":
+            return args.func(args)
+        with locked(args.name):
+            return args.func(args)
+    except LabError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The one interface every lab backend implements, in the spirit of kind's node providers.
+
+The verbs in `__main__` speak only to this interface; a backend decides what a host is
+(a set of namespaces, a qemu VM) and how to create, break and remove it.
+"""
+
+from __future__ import annotations
+
+import abc
+import subprocess
+from dataclasses import dataclass
+
+from .config import Host, LabConfig
+
+
+@dataclass
+class HostStatus:
+    host: Host
+    reachable: bool  # sshd answers
+    engine_up: bool  # the Docker engine answers on its socket
+    swarm_state: str  # inactive | active (manager/leader/worker) | locked | error | -
+
+
+class Backend(abc.ABC):
+    """A way of making lab hosts on this machine."""
+
+    name: str
+
+    def __init__(self, lab: LabConfig) -> None:
+        self.lab = lab
+
+    @abc.abstractmethod
+    def cleanup(self) -> list[str]:
+        """Remove every trace of this lab on the machine (also a stale one); say what went."""
+
+    @abc.abstractmethod
+    def prepare(self) -> None:
+        """Create what all hosts share (bridge, key, rules); idempotent."""
+
+    @abc.abstractmethod
+    def create(self, hosts: list[Host]) -> None:
+        """Create and boot these hosts, start sshd and the engine, and wait until they answer."""
+
+    @abc.abstractmethod
+    def healthy(self, host: Host) -> bool:
+        """True when the host exists with sshd and its engine running."""
+
+    @abc.abstractmethod
+    def status(self, host: Host) -> HostStatus: ...
+
+    @abc.abstractmethod
+    def exec(self, host: Host, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run a command on the host as root, without going through SSH."""
+
+    @abc.abstractmethod
+    def docker_host(self, host: Host) -> str:
+        """A DOCKER_HOST value that reaches this host's engine from the machine."""
+
+    @abc.abstractmethod
+    def kill_engine(self, host: Host) -> None:
+        """Kill the host's engine at once (SIGKILL), as a crash would."""
+
+    @abc.abstractmethod
+    def restart_engine(self, host: Host) -> None:
+        """Start the engine again (stopping it first if it runs) and wait until it answers."""
+
+    @abc.abstractmethod
+    def partition(self, host: Host) -> None:
+        """Cut the host off the lab network."""
+
+    @abc.abstractmethod
+    def heal(self, host: Host) -> None:
+        """Put a partitioned host back on the lab network."""
+
+
+def backend_for(lab: LabConfig) -> Backend:
+    if lab.backend == "netns":
+        from .netns import NetnsBackend
+
+        return NetnsBackend(lab)
+    raise ValueError(f"backend {lab.backend!r}: allowed are netns")

@@ -1,0 +1,62 @@
+"""The Ansible inventory a lab writes for its hosts.
+
+Groups: `managers` and `workers` (children of `swarm`), `lb`, and `outsiders` (hosts that
+are not swarm members and must not reach the swarm ports). Hand-written YAML: the lab needs
+no Python package beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import GROUPS, LabConfig
+
+HEADER = """\
+# Written by `python -m lab up` for the lab {name!r} ({subnet}); rewritten by every
+# `lab up` and `lab add`, removed by `lab down`. Do not edit: change the lab instead.
+"""
+
+
+def render(lab: LabConfig) -> str:
+    def group(kind: str, indent: int) -> list[str]:
+        pad = " " * indent
+        members = [h for h in lab.hosts if h.kind == kind]
+        lines = [f"{pad}{GROUPS[kind]}:"]
+        if not members:
+            lines.append(f"{pad}  hosts: {{}}")
+            return lines
+        lines.append(f"{pad}  hosts:")
+        for h in members:
+            lines.append(f"{pad}    {h.name}:")
+            lines.append(f"{pad}      ansible_host: {h.address}")
+        return lines
+
+    out = [HEADER.format(name=lab.name, subnet=lab.subnet).rstrip("\n"), "all:", "  vars:"]
+    out += [
+        "    ansible_user: root",
+        f"    ansible_ssh_private_key_file: {lab.key_file}",
+        "    ansible_python_interpreter: /usr/bin/python3",
+        # Lab hosts get new host keys on every `lab up`: do not record or check them.
+        '    ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'
+        ' -o LogLevel=ERROR"',
+        f"    swarmops_lab_name: {lab.name}",
+        "  children:",
+        "    swarm:",
+        "      children:",
+    ]
+    out += group("manager", 8) + group("worker", 8)
+    out += group("lb", 4) + group("outsider", 4)
+    return "\n".join(out) + "\n"
+
+
+def write(lab: LabConfig) -> Path:
+    path = Path(lab.inventory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render(lab))
+    tmp.replace(path)
+    return path
+
+
+def remove(lab: LabConfig) -> None:
+    Path(lab.inventory).unlink(missing_ok=True)

@@ -1,0 +1,450 @@
+"""The namespace backend: each lab host is a set of Linux namespaces on this machine.
+
+A host has its own network namespace (an address on the lab bridge, no default route), its
+own UTS namespace (hostname) and its own mount namespace, in which the paths that make a
+server itself are bind mounts of the host's folder under the lab's state directory:
+
+    /etc/docker /etc/ssh /etc/iptables /etc/hostname /etc/hosts /root/.ssh /run /tmp
+    /var/lib/docker /var/lib/containerd /var/log
+    /etc/init.d/docker, /etc/default/docker (the lab's copies, see below)
+
+while /usr and the installed packages are the machine's. sshd and the engine run inside, the
+engine started as a server without systemd starts it: `service docker start`.
+
+Debian's /etc/init.d/docker fails here as shipped: it runs under `set -e` and raises the
+open-files limit to 1048576, above this machine's hard limit of 20000. Each host sees a copy
+whose `ulimit` lines may fail, and an /etc/default/docker that exports
+DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1, so that a task uses the local probe image instead of
+trying a registry first (a 40 s DNS time-out per task). Real hosts keep Debian's files.
+
+Namespaces outlive their processes as bind mounts: /run/netns/LAB_HOST (by `ip netns`) and
+/run/swarmops-lab/LAB/ns/HOST.{mnt,uts}. That is what lets `lab exec` enter a host, and what a
+killed run leaves behind; `cleanup` finds all of it by scanning the machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import engine
+from .config import Host
+from .hosts import Backend, HostStatus
+from .sh import LabError, ok, run
+
+NETNS_DIR = Path("/run/netns")
+
+# Machine path -> name of the host's own copy (a folder unless listed in BOUND_FILES).
+BOUND_DIRS = {
+    "/etc/docker": "etc-docker",
+    "/etc/ssh": "etc-ssh",
+    "/etc/iptables": "etc-iptables",
+    "/root/.ssh": "root-ssh",
+    "/run": "run",
+    "/tmp": "tmp",
+    "/var/lib/docker": "var-lib-docker",
+    "/var/lib/containerd": "var-lib-containerd",
+    "/var/log": "var-log",
+}
+BOUND_FILES = {
+    "/etc/hostname": "hostname",
+    "/etc/hosts": "hosts",
+    "/etc/init.d/docker": "init.d-docker",
+    "/etc/default/docker": "default-docker",
+}
+TOOLS = ("ip", "iptables", "unshare", "nsenter", "sshd", "ssh-keygen", "dockerd", "service")
+SSHD_CONFIG = """# swarmops lab: this host's sshd listens only on its lab address.
+ListenAddress {address}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UseDNS no
+MaxStartups 200
+MaxSessions 200
+"""
+
+
+def _parallel(fn, items: list, workers: int = 16) -> list:
+    """Run fn over items in threads; raise the first error after all have finished."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(fn, item) for item in items]
+    errors = [f.exception() for f in futures if f.exception()]
+    if errors:
+        raise errors[0]
+    return [f.result() for f in futures]
+
+
+def _ns_inode(path: Path | str) -> tuple[int, int] | None:
+    """A namespace's identity: (device, inode) of its file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class NetnsBackend(Backend):
+    name = "netns"
+
+    # Paths ------------------------------------------------------------------------------
+    def _ns_file(self, host: Host, kind: str) -> Path:
+        return self.lab.run_dir / "ns" / f"{host.name}.{kind}"
+
+    def _netns_path(self, host: Host) -> Path:
+        return NETNS_DIR / self.lab.netns(host)
+
+    def _run(self, host: Host) -> Path:
+        """The host's /run, seen from the machine."""
+        return self.lab.host_dir(host) / "run"
+
+    def _sock(self, host: Host) -> str:
+        return str(self._run(host) / "docker.sock")
+
+    def docker_host(self, host: Host) -> str:
+        return f"unix://{self._sock(host)}"
+
+    def _nsenter(self, host: Host) -> list[str]:
+        return [
+            "nsenter",
+            f"--net={self._netns_path(host)}",
+            f"--uts={self._ns_file(host, 'uts')}",
+            f"--mount={self._ns_file(host, 'mnt')}",
+            "--",
+        ]
+
+    def exec(self, host: Host, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run(self._nsenter(host) + argv, check=False, timeout=timeout)
+
+    # Shared parts -----------------------------------------------------------------------
+    def prepare(self) -> None:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (it creates namespaces, a bridge and rules)")
+        missing = [t for t in TOOLS if not shutil.which(t)]
+        if missing:
+            raise LabError(f"missing tools: {', '.join(missing)}; run `make deps` first")
+        self._check_range()
+        lab = self.lab
+        lab.state_dir.mkdir(parents=True, exist_ok=True)
+        if not lab.key_file.exists():
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lab.tag, "-f", str(lab.key_file)])
+        self._write_engine_files()
+        # Namespace files can only be bind-mounted on a mount that does not propagate.
+        ns_dir = lab.run_dir / "ns"
+        ns_dir.mkdir(parents=True, exist_ok=True)
+        if not ok(["mountpoint", "-q", str(ns_dir)]):
+            run(["mount", "--bind", str(ns_dir), str(ns_dir)])
+            run(["mount", "--make-private", str(ns_dir)])
+        if not Path(f"/sys/class/net/{lab.bridge}").exists():
+            run(["ip", "link", "add", lab.bridge, "type", "bridge"])
+            run(["ip", "link", "set", lab.bridge, "alias", lab.tag])
+            run(["ip", "addr", "add", f"{lab.gateway}/24", "dev", lab.bridge])
+        run(["ip", "link", "set", lab.bridge, "up"])
+        # Once any engine has run, bridged traffic passes the machine's FORWARD chain
+        # (br_netfilter) whose policy may be DROP: let the lab's hosts reach each other.
+        rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment",
+                "--comment", lab.tag, "-j", "ACCEPT"]
+        if not ok(["iptables", "-w", "-C", *rule]):
+            run(["iptables", "-w", "-I", *rule])
+        for mountpoint in [*BOUND_DIRS, "/etc/init.d", "/etc/default"]:
+            Path(mountpoint).mkdir(parents=True, exist_ok=True)
+        for mountpoint in BOUND_FILES:
+            Path(mountpoint).touch(exist_ok=True)
+
+    def _check_range(self) -> None:
+        """Refuse a subnet or bridge name that something other than this lab uses."""
+        lab = self.lab
+        links = {link["ifname"]: link for link in json.loads(run(["ip", "-j", "link", "show"]).stdout)}
+        mine = links.get(lab.bridge)
+        if mine is not None and mine.get("ifalias") != lab.tag:
+            raise LabError(
+                f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); "
+                "choose another with --bridge"
+            )
+        for addr in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout):
+            if addr["ifname"] == lab.bridge:
+                continue
+            for info in addr.get("addr_info", []):
+                net = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
+                if net.overlaps(lab.network):
+                    raise LabError(
+                        f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; "
+                        "choose another with --subnet"
+                    )
+        for route in json.loads(run(["ip", "-j", "-4", "route", "show"]).stdout):
+            dst = route.get("dst", "")
+            if dst in ("", "default") or route.get("dev") == lab.bridge:
+                continue
+            if ipaddress.IPv4Network(dst, strict=False).overlaps(lab.network):
+                raise LabError(f"subnet {lab.subnet} overlaps route {dst}; choose another with --subnet")
+
+    def _write_engine_files(self) -> None:
+        script = Path("/etc/init.d/docker")
+        if not script.exists() or not Path("/usr/sbin/dockerd").exists():
+            raise LabError("docker.io is not installed: run `make deps` first")
+        text = script.read_text()
+        # ulimit raises above the machine's hard limit fail under `set -e`: make them non-fatal.
+        patched = re.sub(r"^(\s*ulimit [^\n]*)$", r"\1 2>/dev/null || true", text, flags=re.M)
+        (self.lab.state_dir / "init.d-docker").write_text(patched)
+        (self.lab.state_dir / "init.d-docker").chmod(0o755)
+        (self.lab.state_dir / "default-docker").write_text(
+            "# swarmops lab: use local images without trying a registry (none is reachable)\n"
+            "export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1\n"
+        )
+
+    # Hosts ------------------------------------------------------------------------------
+    def create(self, hosts: list[Host]) -> None:
+        _parallel(self._create_host, hosts)
+
+    def _create_host(self, host: Host) -> None:
+        lab = self.lab
+        netns, veth = lab.netns(host), lab.veth(host)
+        run(["ip", "netns", "add", netns])
+        run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns])
+        run(["ip", "link", "set", veth, "master", lab.bridge, "up"])
+        run(["ip", "-n", netns, "addr", "add", f"{host.address}/24", "dev", "eth0"])
+        run(["ip", "-n", netns, "link", "set", "eth0", "up"])
+        run(["ip", "-n", netns, "link", "set", "lo", "up"])
+        self._make_host_dir(host)
+        self._make_namespaces(host)
+        # sshd daemonises itself; the engine starts as on a server without systemd.
+        run(self._nsenter(host) + ["/usr/sbin/sshd"])
+        run(self._nsenter(host) + ["service", "docker", "start"])
+
+    def _make_host_dir(self, host: Host) -> None:
+        lab, hd = self.lab, self.lab.host_dir(host)
+        if hd.exists():
+            shutil.rmtree(hd)
+        for name in BOUND_DIRS.values():
+            (hd / name).mkdir(parents=True)
+        (hd / "tmp").chmod(0o1777)
+        for sub in ("sshd", "lock"):
+            (hd / "run" / sub).mkdir(mode=0o755)
+        (hd / "root-ssh").chmod(0o700)
+        auth = hd / "root-ssh" / "authorized_keys"
+        auth.write_text(Path(f"{lab.key_file}.pub").read_text())
+        auth.chmod(0o600)
+        # The machine's sshd configuration with this host's own keys and address.
+        shutil.rmtree(hd / "etc-ssh")
+        shutil.copytree("/etc/ssh", hd / "etc-ssh", ignore=shutil.ignore_patterns("ssh_host_*"))
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}",
+             "-f", str(hd / "etc-ssh" / "ssh_host_ed25519_key")])
+        conf_d = hd / "etc-ssh" / "sshd_config.d"
+        conf_d.mkdir(exist_ok=True)
+        (conf_d / "swarmops-lab.conf").write_text(SSHD_CONFIG.format(address=host.address))
+        (hd / "hostname").write_text(host.name + "\n")
+        (hd / "hosts").write_text(
+            f"127.0.0.1\tlocalhost\n{host.address}\t{host.name}\n"
+            + "".join(f"{h.address}\t{h.name}\n" for h in lab.hosts if h.name != host.name)
+        )
+        shutil.copy2(lab.state_dir / "init.d-docker", hd / "init.d-docker")
+        shutil.copy2(lab.state_dir / "default-docker", hd / "default-docker")
+
+    def _make_namespaces(self, host: Host) -> None:
+        hd = self.lab.host_dir(host)
+        mnt, uts = self._ns_file(host, "mnt"), self._ns_file(host, "uts")
+        mnt.touch()
+        uts.touch()
+        lines = [
+            "set -e",
+            # Drop this mount namespace's copies of other hosts' namespace files, so that
+            # deleting a host's netns is not held up by another host's mount table.
+            f"for m in $(findmnt -rn -o TARGET | grep -E '^({NETNS_DIR}|{self.lab.run_dir.parent})(/|$)' | sort -r); "
+            "do umount -l \"$m\" 2>/dev/null || true; done",
+        ]
+        for target, name in {**BOUND_DIRS, **BOUND_FILES}.items():
+            lines.append(f"mount --bind {shlex.quote(str(hd / name))} {shlex.quote(target)}")
+        lines.append(f"hostname {shlex.quote(host.name)}")
+        run(["unshare", f"--mount={mnt}", f"--uts={uts}", "--propagation", "private", "--",
+             "nsenter", f"--net={self._netns_path(host)}", "--", "sh", "-c", "\n".join(lines)])
+
+    def wait_ready(self, hosts: list[Host], timeout: float = 60) -> None:
+        def wait(host: Host) -> None:
+            if not engine.wait_ping(self._sock(host), timeout):
+                log = self.lab.host_dir(host) / "var-log" / "docker.log"
+                tail = log.read_text()[-800:] if log.exists() else "(no log)"
+                raise LabError(f"{host.name}: the engine did not answer in {timeout}s; docker.log:\n{tail}")
+            if not _wait_port(host.address, 22, timeout):
+                raise LabError(f"{host.name}: sshd did not answer on {host.address}:22")
+
+        _parallel(wait, hosts)
+
+    def import_images(self, hosts: list[Host], tars: dict[str, bytes]) -> int:
+        from .image import import_missing
+
+        return sum(_parallel(lambda h: import_missing(self._sock(h), tars), hosts))
+
+    # State ------------------------------------------------------------------------------
+    def _pid(self, host: Host, pidfile: str) -> int | None:
+        """The pid in a pidfile of the host's /run, if that process lives in the host's netns."""
+        try:
+            pid = int((self._run(host) / pidfile).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        want = _ns_inode(self._netns_path(host))
+        return pid if want is not None and _ns_inode(Path(f"/proc/{pid}/ns/net")) == want else None
+
+    def healthy(self, host: Host) -> bool:
+        return (
+            self._netns_path(host).exists()
+            and ok(["mountpoint", "-q", str(self._ns_file(host, "mnt"))])
+            and self._pid(host, "sshd.pid") is not None
+            and self._pid(host, "docker.pid") is not None
+            and engine.ping(self._sock(host))
+        )
+
+    def status(self, host: Host) -> HostStatus:
+        reachable = _wait_port(host.address, 22, 1)
+        data = engine.info(self._sock(host), timeout=3) if self._netns_path(host).exists() else None
+        if data is None:
+            return HostStatus(host, reachable, False, "-")
+        swarm = data.get("Swarm") or {}
+        state = swarm.get("LocalNodeState", "?")
+        if state == "active":
+            state = "manager" if swarm.get("ControlAvailable") else "worker"
+        return HostStatus(host, reachable, True, state)
+
+    # Faults -----------------------------------------------------------------------------
+    def kill_engine(self, host: Host) -> None:
+        pids = [self._pid(host, "docker.pid"), self._pid(host, "docker/containerd/containerd.pid")]
+        for pid in filter(None, pids):
+            os.kill(pid, signal.SIGKILL)
+        if not any(pids):
+            raise LabError(f"{host.name}: its engine is not running")
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids if p) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def restart_engine(self, host: Host) -> None:
+        proc = self.exec(host, ["service", "docker", "restart"])
+        if proc.returncode != 0:
+            raise LabError(f"{host.name}: service docker restart failed: {proc.stdout}{proc.stderr}")
+        self.wait_ready([host], timeout=60)
+
+    def partition(self, host: Host) -> None:
+        run(["ip", "link", "set", self.lab.veth(host), "down"])
+
+    def heal(self, host: Host) -> None:
+        run(["ip", "link", "set", self.lab.veth(host), "up"])
+
+    # Removal ----------------------------------------------------------------------------
+    def cleanup(self) -> list[str]:
+        lab = self.lab
+        removed: list[str] = []
+        prefix = f"{lab.name}_"
+        netns_names = [n for n in _netns_list() if n.startswith(prefix)]
+        ns_files = sorted((lab.run_dir / "ns").glob("*.*")) if (lab.run_dir / "ns").exists() else []
+        inodes = {i for i in (_ns_inode(NETNS_DIR / n) for n in netns_names) if i}
+        inodes |= {i for i in (_ns_inode(f) for f in ns_files) if i}
+        killed = _kill_namespace_processes(inodes)
+        if killed:
+            removed.append(f"{killed} processes")
+        for path in _mounts_under(lab.run_dir):
+            run(["umount", "-l", path], check=False)
+        for name in netns_names:
+            run(["ip", "netns", "del", name], check=False)
+        if netns_names:
+            removed.append(f"{len(netns_names)} network namespaces")
+        for link in json.loads(run(["ip", "-j", "link", "show"]).stdout):
+            ifname = link["ifname"].split("@")[0]
+            if ifname.startswith(f"{lab.bridge}-") or (
+                ifname == lab.bridge and link.get("ifalias") == lab.tag
+            ):
+                run(["ip", "link", "del", ifname], check=False)
+                removed.append(f"link {ifname}")
+        rules = run(["iptables", "-w", "-S"], check=False).stdout.splitlines()
+        for rule in rules:
+            if f'"{lab.tag}"' in rule or f" {lab.tag} " in rule + " ":
+                spec = shlex.split(rule)
+                if spec and spec[0] == "-A":
+                    run(["iptables", "-w", "-D", *spec[1:]], check=False)
+                    removed.append("an iptables rule")
+        if lab.run_dir.exists():
+            shutil.rmtree(lab.run_dir, ignore_errors=True)
+        hosts_dir = lab.state_dir / "hosts"
+        if hosts_dir.exists():
+            shutil.rmtree(hosts_dir, ignore_errors=True)
+            removed.append("host folders")
+        return removed
+
+
+def _netns_list() -> list[str]:
+    out = run(["ip", "netns", "list"], check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _mounts_under(root: Path) -> list[str]:
+    """Mount points at or below root in the machine's mount table, deepest first."""
+    found = []
+    prefix = str(root)
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            target = line.split()[4]
+            if target == prefix or target.startswith(prefix + "/"):
+                found.append(target)
+    return sorted(set(found), key=len, reverse=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
+def _kill_namespace_processes(inodes: set[tuple[int, int]]) -> int:
+    """SIGKILL every process in these namespaces and all their descendants (containers)."""
+    if not inodes:
+        return 0
+    children: dict[int, list[int]] = {}
+    members: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(") ", 1)[1].split()[1])
+            if any(_ns_inode(entry / "ns" / k) in inodes for k in ("net", "mnt", "uts")):
+                members.add(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    todo, victims = list(members), set()
+    while todo:
+        pid = todo.pop()
+        if pid in victims or pid == os.getpid():
+            continue
+        victims.add(pid)
+        todo.extend(children.get(pid, []))
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in victims if Path(f"/proc/{p}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(victims)
+
+
+def _wait_port(address: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=1):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
