@@ -1,0 +1,74 @@
+# swarmops: `make demo` and `make test` start from a bare Debian 12 machine, as root.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+APT_PACKAGES := docker.io iptables iproute2 busybox-static openssh-server openssh-client \
+	python3 python3-venv python3-docker curl util-linux procps
+LAB ?= swarmops
+
+.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration bench clean
+
+help:
+	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
+	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
+	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
+	@echo "make lab-down   remove the lab and every trace of it"
+	@echo "make bench      benchmarks (bench/results.md)"
+
+deps: apt venv
+
+# apt only when a package is missing: a converged machine skips the slow index update.
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "apt: installing $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+lab-up: deps
+	$(PY) -m lab --name $(LAB) up
+
+lab-down:
+	python3 -m lab --name $(LAB) down
+
+lab-status:
+	python3 -m lab --name $(LAB) status
+
+demo: deps
+	@start=$$(date +%s); \
+	$(PY) -m lab up && \
+	ansible-playbook site.yml && \
+	ansible-playbook playbooks/status.yml && \
+	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab ssh manager1"
+
+lint: venv
+	ruff check lab library module_utils tests bench plugins
+	yamllint -s .
+	ansible-lint --profile production --offline
+
+unit: venv
+	$(PY) -m pytest -q tests/unit
+
+integration: deps
+	$(PY) -m pytest -q tests/integration
+
+# The whole suite; every lab it makes is torn down by its fixtures, pass or fail.
+test: deps
+	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15 && $(MAKE) --no-print-directory lint
+
+bench: deps
+	$(PY) -m bench
+
+clean: lab-down
+	rm -rf $(VENV) .pytest_cache .ruff_cache

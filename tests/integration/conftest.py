@@ -1,0 +1,55 @@
+"""Labs for the integration tests.
+
+`shared_lab`: one 3-manager + 2-worker lab (plus lb1 and outsider1) with a swarm formed by
+plain CLI commands, shared by every test that leaves it as it found it. Tests that break a
+lab (stale cleanup, lab down, quorum loss) ask `make_lab` for a small one of their own.
+Every lab is torn down at the end, pass or fail.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from labtools import PREFIX, Lab, subnet  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.geteuid() != 0:
+        skip = pytest.mark.skip(reason="the lab needs root")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_lab():
+    lab = Lab(f"{PREFIX}s", subnet(0))
+    lab.cli("down", check=False)
+    try:
+        lab.up(managers=3, workers=2, lb=1, outsiders=1)
+        lab.form_swarm()
+        yield lab
+    finally:
+        lab.cli("down", check=False)
+
+
+@pytest.fixture
+def make_lab():
+    """Factory for a lab of a test's own; each gets the next free /24 and is removed after."""
+    made: list[Lab] = []
+
+    def make(managers: int = 1, workers: int = 1, **kwargs) -> Lab:
+        lab = Lab(f"{PREFIX}d{len(made) + 1}", subnet(len(made) + 1))
+        lab.cli("down", check=False)
+        made.append(lab)
+        lab.up(managers=managers, workers=workers, **kwargs)
+        return lab
+
+    yield make
+    for lab in made:
+        lab.cli("down", check=False)

@@ -1,0 +1,164 @@
+"""Test-side handle on a lab: bring it up, run things on its hosts, run Ansible against it.
+
+Tests never reach into the lab's internals: they use the `lab` CLI, SSH, each engine's API
+socket (through the docker CLI), and ansible-playbook, as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_ROOT = Path(os.environ.get("SWARMOPS_LAB_STATE", "/var/lib/swarmops-lab"))
+DOCKER = "/usr/bin/docker"  # Debian's client, matching the lab's 20.10 engines
+
+# Test labs take names and /24s of their own so that a developer's demo lab, CI, and
+# helpers working in parallel never share one: SWARMOPS_TEST_PREFIX and SWARMOPS_TEST_NET
+# (the third octet of the first /24; each test lab takes the next one).
+PREFIX = os.environ.get("SWARMOPS_TEST_PREFIX", "swt")
+NET_BASE = int(os.environ.get("SWARMOPS_TEST_NET", "1"))
+
+
+def subnet(offset: int) -> str:
+    return f"10.203.{NET_BASE + offset}.0/24"
+
+
+@dataclass
+class Lab:
+    name: str
+    subnet: str
+    hosts: dict[str, str] = field(default_factory=dict)  # name -> address
+
+    # The lab CLI ----------------------------------------------------------------------------
+    def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "lab", "--name", self.name, *args],
+            cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def up(self, managers: int = 3, workers: int = 2, lb: int = 0, outsiders: int = 0) -> str:
+        out = self.cli("up", "--subnet", self.subnet, "--managers", str(managers),
+                       "--workers", str(workers), "--lb", str(lb), "--outsiders", str(outsiders)).stdout
+        self.refresh()
+        return out
+
+    def refresh(self) -> None:
+        status = json.loads(self.cli("status", "--json").stdout)
+        self.hosts = {row["host"]: row["address"] for row in status}
+
+    def down(self) -> str:
+        return self.cli("down").stdout
+
+    def status(self) -> list[dict]:
+        return json.loads(self.cli("status", "--json").stdout)
+
+    @property
+    def state_dir(self) -> Path:
+        return STATE_ROOT / self.name
+
+    @property
+    def inventory(self) -> Path:
+        return self.state_dir / "hosts.yml"
+
+    @property
+    def key(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    # Hosts ----------------------------------------------------------------------------------
+    def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        argv = ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o",
+                "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+                "-o", "ConnectTimeout=5", f"root@{self.hosts[host]}", command]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{host}: {command!r} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def docker_host(self, host: str) -> str:
+        return f"unix://{self.state_dir / 'hosts' / host / 'run' / 'docker.sock'}"
+
+    def docker(self, host: str, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """The docker CLI against a host's engine, through its socket (no SSH)."""
+        env = {**os.environ, "DOCKER_HOST": self.docker_host(host)}
+        proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, env=env, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{host}: docker {shlex.join(args)} failed:\n{proc.stderr}")
+        return proc
+
+    def docker_json(self, host: str, *args: str) -> object:
+        return json.loads(self.docker(host, *args).stdout)
+
+    # Ansible --------------------------------------------------------------------------------
+    def ansible_env(self) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+                "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
+
+    def playbook(self, playbook: str, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            ["ansible-playbook", "-i", str(self.inventory), str(REPO / playbook), *args],
+            cwd=REPO, capture_output=True, text=True, env=self.ansible_env(), timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"ansible-playbook {playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def module(self, pattern: str, module: str, args: str = "", *extra: str, check: bool = True,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run one module ad hoc (`ansible PATTERN -m MODULE -a ARGS`)."""
+        proc = subprocess.run(
+            ["ansible", "-i", str(self.inventory), pattern, "-m", module, "-a", args, *extra],
+            cwd=REPO, capture_output=True, text=True, env=self.ansible_env(), timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"ansible -m {module} {args!r} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    # Swarm helpers --------------------------------------------------------------------------
+    def form_swarm(self) -> None:
+        """A plain-CLI swarm (managers one at a time, workers in parallel) for lab tests."""
+        managers = sorted(h for h in self.hosts if h.startswith("manager"))
+        workers = sorted(h for h in self.hosts if h.startswith("worker"))
+        first = managers[0]
+        self.docker(first, "swarm", "init", "--advertise-addr", self.hosts[first])
+        mtoken = self.docker(first, "swarm", "join-token", "-q", "manager").stdout.strip()
+        wtoken = self.docker(first, "swarm", "join-token", "-q", "worker").stdout.strip()
+        for m in managers[1:]:
+            self.docker(m, "swarm", "join", "--advertise-addr", self.hosts[m], "--token", mtoken,
+                        f"{self.hosts[first]}:2377")
+        for w in workers:
+            self.docker(w, "swarm", "join", "--advertise-addr", self.hosts[w], "--token", wtoken,
+                        f"{self.hosts[first]}:2377")
+
+    def nodes(self, via: str = "manager1") -> dict[str, dict]:
+        """hostname -> {status, availability, manager} as the managers see it."""
+        out = self.docker(via, "node", "ls", "--format", "{{json .}}").stdout
+        rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        return {r["Hostname"]: {"status": r["Status"], "availability": r["Availability"],
+                                "manager": r["ManagerStatus"]} for r in rows}
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
+    """Poll until predicate() is truthy; return its value or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
