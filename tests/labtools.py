@@ -126,19 +126,25 @@ class Lab:
 
     # Swarm helpers --------------------------------------------------------------------------
     def form_swarm(self) -> None:
-        """A plain-CLI swarm (managers one at a time, workers in parallel) for lab tests."""
+        """A plain-CLI swarm over SSH (managers one at a time, workers in parallel), for tests
+        that need a swarm but do not test how swarmops forms one."""
         managers = sorted(h for h in self.hosts if h.startswith("manager"))
         workers = sorted(h for h in self.hosts if h.startswith("worker"))
-        first = managers[0]
-        self.docker(first, "swarm", "init", "--advertise-addr", self.hosts[first])
-        mtoken = self.docker(first, "swarm", "join-token", "-q", "manager").stdout.strip()
-        wtoken = self.docker(first, "swarm", "join-token", "-q", "worker").stdout.strip()
+        first, addr = managers[0], self.hosts[managers[0]]
+        self.ssh(first, f"docker swarm init --advertise-addr {addr}")
+        mtoken = self.ssh(first, "docker swarm join-token -q manager").stdout.strip()
+        wtoken = self.ssh(first, "docker swarm join-token -q worker").stdout.strip()
         for m in managers[1:]:
-            self.docker(m, "swarm", "join", "--advertise-addr", self.hosts[m], "--token", mtoken,
-                        f"{self.hosts[first]}:2377")
-        for w in workers:
-            self.docker(w, "swarm", "join", "--advertise-addr", self.hosts[w], "--token", wtoken,
-                        f"{self.hosts[first]}:2377")
+            self.ssh(m, f"docker swarm join --advertise-addr {self.hosts[m]} --token {mtoken} {addr}:2377")
+        joins = [subprocess.Popen(
+            ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o",
+             "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{self.hosts[w]}",
+             f"docker swarm join --advertise-addr {self.hosts[w]} --token {wtoken} {addr}:2377"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for w in workers]
+        for w, proc in zip(workers, joins):
+            out, _ = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                raise AssertionError(f"{w}: swarm join failed: {out}")
 
     def nodes(self, via: str = "manager1") -> dict[str, dict]:
         """hostname -> {status, availability, manager} as the managers see it."""
