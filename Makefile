@@ -63,9 +63,12 @@ unit: venv
 integration: deps
 	$(PY) -m pytest -q tests/integration
 
-# The whole suite; every lab it makes is torn down by its fixtures, pass or fail.
+# The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The
+# benchmarks run once as a smoke test (numbers to bench/out/, not bench/results.md).
 test: deps
-	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15 && $(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15
+	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
 
 bench: deps
 	$(PY) -m bench

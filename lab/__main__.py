@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 
 from . import image, inventory
-from .config import DEFAULT_NAME, DEFAULT_SUBNET, STATE_ROOT, KINDS, LabConfig
+from .config import DEFAULT_NAME, DEFAULT_SUBNET, KINDS, STATE_ROOT, LabConfig
 from .hosts import Backend, backend_for
 from .sh import LabError
 
@@ -61,8 +61,9 @@ def _loaded(args: argparse.Namespace) -> tuple[LabConfig, Backend]:
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     existing = LabConfig.load(args.name)
-    lab = LabConfig(name=args.name, subnet=args.subnet, bridge=args.bridge,
-                    backend=args.backend, inventory=args.inventory)
+    lab = LabConfig(
+        name=args.name, subnet=args.subnet, bridge=args.bridge, backend=args.backend, inventory=args.inventory
+    )
     lab.hosts = lab.plan_hosts(_counts(args))
     if not any(h.kind in ("manager", "worker") for h in lab.hosts):
         raise LabError("a lab needs at least one manager or worker")
@@ -76,8 +77,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         # Already up: make sure the images and inventory are there, change nothing else.
         imported = backend.import_images(lab.hosts, image.build_all())
         inventory.write(lab)
-        print(f"lab {lab.name!r} is already up ({_describe(lab)}); "
-              f"{'imported ' + str(imported) + ' missing images' if imported else 'nothing changed'}")
+        print(
+            f"lab {lab.name!r} is already up ({_describe(lab)}); "
+            f"{'imported ' + str(imported) + ' missing images' if imported else 'nothing changed'}"
+        )
         return 0
     # Whatever is left of an earlier lab of this name (killed processes, namespaces, links,
     # rules) goes first; a lab never builds on top of remains.
@@ -95,8 +98,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     path = inventory.write(lab)
     took = time.monotonic() - started
     print_status(lab, backend)
-    print(f"\nlab {lab.name!r} up: {len(lab.hosts)} hosts ready ({_describe(lab)}) in {took:.1f} s "
-          f"[{backend.name} backend]\ninventory: {path}\nssh: python -m lab ssh {lab.hosts[0].name}")
+    print(
+        f"\nlab {lab.name!r} up: {len(lab.hosts)} hosts ready ({_describe(lab)}) in {took:.1f} s "
+        f"[{backend.name} backend]\ninventory: {path}\nssh: python -m lab ssh {lab.hosts[0].name}"
+    )
     return 0
 
 
@@ -112,15 +117,29 @@ def cmd_down(args: argparse.Namespace) -> int:
 def print_status(lab: LabConfig, backend: Backend, as_json: bool = False) -> None:
     rows = [backend.status(h) for h in lab.hosts]
     if as_json:
-        print(json.dumps([
-            {"host": s.host.name, "kind": s.host.kind, "address": s.host.address,
-             "ssh": s.reachable, "engine": s.engine_up, "swarm": s.swarm_state}
-            for s in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "host": s.host.name,
+                        "kind": s.host.kind,
+                        "address": s.host.address,
+                        "ssh": s.reachable,
+                        "engine": s.engine_up,
+                        "swarm": s.swarm_state,
+                    }
+                    for s in rows
+                ],
+                indent=2,
+            )
+        )
         return
     print(f"{'HOST':<12}{'ADDRESS':<16}{'SSH':<6}{'ENGINE':<8}SWARM")
     for s in rows:
-        print(f"{s.host.name:<12}{s.host.address:<16}{'up' if s.reachable else 'down':<6}"
-              f"{'up' if s.engine_up else 'down':<8}{s.swarm_state}")
+        print(
+            f"{s.host.name:<12}{s.host.address:<16}{'up' if s.reachable else 'down':<6}"
+            f"{'up' if s.engine_up else 'down':<8}{s.swarm_state}"
+        )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -132,9 +151,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_ssh(args: argparse.Namespace) -> int:
     lab, _ = _loaded(args)
     host = lab.host(args.host)
-    argv = ["ssh", "-i", str(lab.key_file), "-o", "StrictHostKeyChecking=no",
-            "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{host.address}",
-            *args.command]
+    argv = [
+        "ssh",
+        "-i",
+        str(lab.key_file),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        f"root@{host.address}",
+        *args.command,
+    ]
     os.execvp("ssh", argv)
     return 1  # not reached
 
@@ -162,16 +191,19 @@ def cmd_add(args: argparse.Namespace) -> int:
     backend.wait_ready([host])
     backend.import_images([host], image.build_all())
     inventory.write(lab)
-    print(f"added {host.name} ({host.address}) in {time.monotonic() - started:.1f} s; "
-          f"inventory: {lab.inventory}")
+    print(f"added {host.name} ({host.address}) in {time.monotonic() - started:.1f} s; inventory: {lab.inventory}")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--name", default=os.environ.get("SWARMOPS_LAB", DEFAULT_NAME),
-                   help="which lab (default: %(default)s, or $SWARMOPS_LAB)")
+    p = argparse.ArgumentParser(
+        prog="python -m lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--name",
+        default=os.environ.get("SWARMOPS_LAB", DEFAULT_NAME),
+        help="which lab (default: %(default)s, or $SWARMOPS_LAB)",
+    )
     sub = p.add_subparsers(dest="verb", required=True)
 
     up = sub.add_parser("up", help="create the lab, or keep it if it is up as asked")

@@ -73,9 +73,7 @@ def import_image(sock_path: str, tar: bytes, repo: str, tag: str, changes: list[
     """`docker import` of a rootfs tarball, with Dockerfile-style changes (CMD ...)."""
     query = [("fromSrc", "-"), ("repo", repo), ("tag", tag)] + [("changes", c) for c in changes]
     url = "/images/create?" + urllib.parse.urlencode(query)
-    status, body = request(
-        sock_path, "POST", url, body=tar, headers={"Content-Type": "application/x-tar"}, timeout=60
-    )
+    status, body = request(sock_path, "POST", url, body=tar, headers={"Content-Type": "application/x-tar"}, timeout=60)
     if status != 200 or b'"error"' in body:
         raise RuntimeError(f"import of {repo}:{tag} failed ({status}): {body[-300:]!r}")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import GROUPS, LabConfig
+from .config import GROUPS, REPO_ROOT, LabConfig
 
 HEADER = """\
 # Written by `python -m lab up` for the lab {name!r} ({subnet}); rewritten by every
@@ -37,8 +37,7 @@ def render(lab: LabConfig) -> str:
         f"    ansible_ssh_private_key_file: {lab.key_file}",
         "    ansible_python_interpreter: /usr/bin/python3",
         # Lab hosts get new host keys on every `lab up`: do not record or check them.
-        '    ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'
-        ' -o LogLevel=ERROR"',
+        '    ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"',
         f"    swarmops_lab_name: {lab.name}",
         "  children:",
         "    swarm:",
@@ -49,9 +48,17 @@ def render(lab: LabConfig) -> str:
     return "\n".join(out) + "\n"
 
 
+LAB_GROUP_VARS = REPO_ROOT / "inventories" / "lab" / "group_vars"
+
+
 def write(lab: LabConfig) -> Path:
     path = Path(lab.inventory)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # An inventory written elsewhere (a test lab's) gets the lab's group_vars beside it, as
+    # Ansible looks for group_vars next to the inventory file.
+    group_vars = path.parent / "group_vars"
+    if group_vars != LAB_GROUP_VARS and not group_vars.exists():
+        group_vars.symlink_to(LAB_GROUP_VARS)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render(lab))
     tmp.replace(path)

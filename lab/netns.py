@@ -24,6 +24,7 @@ killed run leaves behind; `cleanup` finds all of it by scanning the machine.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -152,8 +153,7 @@ class NetnsBackend(Backend):
         run(["ip", "link", "set", lab.bridge, "up"])
         # Once any engine has run, bridged traffic passes the machine's FORWARD chain
         # (br_netfilter) whose policy may be DROP: let the lab's hosts reach each other.
-        rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment",
-                "--comment", lab.tag, "-j", "ACCEPT"]
+        rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
         if not ok(["iptables", "-w", "-C", *rule]):
             run(["iptables", "-w", "-I", *rule])
         for mountpoint in [*BOUND_DIRS, "/etc/init.d", "/etc/default"]:
@@ -168,8 +168,7 @@ class NetnsBackend(Backend):
         mine = links.get(lab.bridge)
         if mine is not None and mine.get("ifalias") != lab.tag:
             raise LabError(
-                f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); "
-                "choose another with --bridge"
+                f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); choose another with --bridge"
             )
         for addr in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout):
             if addr["ifname"] == lab.bridge:
@@ -178,8 +177,7 @@ class NetnsBackend(Backend):
                 net = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
                 if net.overlaps(lab.network):
                     raise LabError(
-                        f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; "
-                        "choose another with --subnet"
+                        f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; choose another with --subnet"
                     )
         for route in json.loads(run(["ip", "-j", "-4", "route", "show"]).stdout):
             dst = route.get("dst", "")
@@ -218,8 +216,8 @@ class NetnsBackend(Backend):
         self._make_host_dir(host)
         self._make_namespaces(host)
         # sshd daemonises itself; the engine starts as on a server without systemd.
-        run(self._nsenter(host) + ["/usr/sbin/sshd"])
-        run(self._nsenter(host) + ["service", "docker", "start"])
+        run([*self._nsenter(host), "/usr/sbin/sshd"])
+        run([*self._nsenter(host), "service", "docker", "start"])
 
     def _make_host_dir(self, host: Host) -> None:
         lab, hd = self.lab, self.lab.host_dir(host)
@@ -237,8 +235,20 @@ class NetnsBackend(Backend):
         # The machine's sshd configuration with this host's own keys and address.
         shutil.rmtree(hd / "etc-ssh")
         shutil.copytree("/etc/ssh", hd / "etc-ssh", ignore=shutil.ignore_patterns("ssh_host_*"))
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{host.name}",
-             "-f", str(hd / "etc-ssh" / "ssh_host_ed25519_key")])
+        run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"root@{host.name}",
+                "-f",
+                str(hd / "etc-ssh" / "ssh_host_ed25519_key"),
+            ]
+        )
         conf_d = hd / "etc-ssh" / "sshd_config.d"
         conf_d.mkdir(exist_ok=True)
         (conf_d / "swarmops-lab.conf").write_text(SSHD_CONFIG.format(address=host.address))
@@ -260,13 +270,27 @@ class NetnsBackend(Backend):
             # Drop this mount namespace's copies of other hosts' namespace files, so that
             # deleting a host's netns is not held up by another host's mount table.
             f"for m in $(findmnt -rn -o TARGET | grep -E '^({NETNS_DIR}|{self.lab.run_dir.parent})(/|$)' | sort -r); "
-            "do umount -l \"$m\" 2>/dev/null || true; done",
+            'do umount -l "$m" 2>/dev/null || true; done',
         ]
         for target, name in {**BOUND_DIRS, **BOUND_FILES}.items():
             lines.append(f"mount --bind {shlex.quote(str(hd / name))} {shlex.quote(target)}")
         lines.append(f"hostname {shlex.quote(host.name)}")
-        run(["unshare", f"--mount={mnt}", f"--uts={uts}", "--propagation", "private", "--",
-             "nsenter", f"--net={self._netns_path(host)}", "--", "sh", "-c", "\n".join(lines)])
+        run(
+            [
+                "unshare",
+                f"--mount={mnt}",
+                f"--uts={uts}",
+                "--propagation",
+                "private",
+                "--",
+                "nsenter",
+                f"--net={self._netns_path(host)}",
+                "--",
+                "sh",
+                "-c",
+                "\n".join(lines),
+            ]
+        )
 
     def wait_ready(self, hosts: list[Host], timeout: float = 60) -> None:
         def wait(host: Host) -> None:
@@ -357,9 +381,7 @@ class NetnsBackend(Backend):
             removed.append(f"{len(netns_names)} network namespaces")
         for link in json.loads(run(["ip", "-j", "link", "show"]).stdout):
             ifname = link["ifname"].split("@")[0]
-            if ifname.startswith(f"{lab.bridge}-") or (
-                ifname == lab.bridge and link.get("ifalias") == lab.tag
-            ):
+            if ifname.startswith(f"{lab.bridge}-") or (ifname == lab.bridge and link.get("ifalias") == lab.tag):
                 run(["ip", "link", "del", ifname], check=False)
                 removed.append(f"link {ifname}")
         rules = run(["iptables", "-w", "-S"], check=False).stdout.splitlines()
@@ -428,10 +450,8 @@ def _kill_namespace_processes(inodes: set[tuple[int, int]]) -> int:
         victims.add(pid)
         todo.extend(children.get(pid, []))
     for pid in victims:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in victims if Path(f"/proc/{p}").exists()) and time.monotonic() < deadline:
         time.sleep(0.05)

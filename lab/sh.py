@@ -20,9 +20,7 @@ def run(
     """Run argv, capture its output as text, and raise LabError on failure when check is set."""
     data = input.decode() if isinstance(input, bytes) else input
     try:
-        proc = subprocess.run(
-            list(argv), input=data, capture_output=True, text=True, timeout=timeout
-        )
+        proc = subprocess.run(list(argv), input=data, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as exc:
         raise LabError(f"command not found: {argv[0]} (is it installed? try `make deps`)") from exc
     except subprocess.TimeoutExpired as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -40,15 +41,29 @@ class Lab:
     def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [sys.executable, "-m", "lab", "--name", self.name, *args],
-            cwd=REPO, capture_output=True, text=True, timeout=timeout,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
     def up(self, managers: int = 3, workers: int = 2, lb: int = 0, outsiders: int = 0) -> str:
-        out = self.cli("up", "--subnet", self.subnet, "--managers", str(managers),
-                       "--workers", str(workers), "--lb", str(lb), "--outsiders", str(outsiders)).stdout
+        out = self.cli(
+            "up",
+            "--subnet",
+            self.subnet,
+            "--managers",
+            str(managers),
+            "--workers",
+            str(workers),
+            "--lb",
+            str(lb),
+            "--outsiders",
+            str(outsiders),
+        ).stdout
         self.refresh()
         return out
 
@@ -76,9 +91,23 @@ class Lab:
 
     # Hosts ----------------------------------------------------------------------------------
     def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        argv = ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o",
-                "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-                "-o", "ConnectTimeout=5", f"root@{self.hosts[host]}", command]
+        argv = [
+            "ssh",
+            "-i",
+            str(self.key),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            f"root@{self.hosts[host]}",
+            command,
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{host}: {command!r} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -101,24 +130,39 @@ class Lab:
     # Ansible --------------------------------------------------------------------------------
     def ansible_env(self) -> dict[str, str]:
         venv_bin = str(Path(sys.executable).parent)
-        return {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
-                "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
+        return {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        }
 
-    def playbook(self, playbook: str, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    def playbook(
+        self, playbook: str, *args: str, check: bool = True, timeout: float = 900
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             ["ansible-playbook", "-i", str(self.inventory), str(REPO / playbook), *args],
-            cwd=REPO, capture_output=True, text=True, env=self.ansible_env(), timeout=timeout,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=self.ansible_env(),
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"ansible-playbook {playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
         return proc
 
-    def module(self, pattern: str, module: str, args: str = "", *extra: str, check: bool = True,
-               timeout: float = 300) -> subprocess.CompletedProcess:
+    def module(
+        self, pattern: str, module: str, args: str = "", *extra: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         """Run one module ad hoc (`ansible PATTERN -m MODULE -a ARGS`)."""
         proc = subprocess.run(
             ["ansible", "-i", str(self.inventory), pattern, "-m", module, "-a", args, *extra],
-            cwd=REPO, capture_output=True, text=True, env=self.ansible_env(), timeout=timeout,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env=self.ansible_env(),
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"ansible -m {module} {args!r} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
@@ -136,12 +180,28 @@ class Lab:
         wtoken = self.ssh(first, "docker swarm join-token -q worker").stdout.strip()
         for m in managers[1:]:
             self.ssh(m, f"docker swarm join --advertise-addr {self.hosts[m]} --token {mtoken} {addr}:2377")
-        joins = [subprocess.Popen(
-            ["ssh", "-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o",
-             "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"root@{self.hosts[w]}",
-             f"docker swarm join --advertise-addr {self.hosts[w]} --token {wtoken} {addr}:2377"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for w in workers]
-        for w, proc in zip(workers, joins):
+        joins = [
+            subprocess.Popen(
+                [
+                    "ssh",
+                    "-i",
+                    str(self.key),
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "-o",
+                    "LogLevel=ERROR",
+                    f"root@{self.hosts[w]}",
+                    f"docker swarm join --advertise-addr {self.hosts[w]} --token {wtoken} {addr}:2377",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for w in workers
+        ]
+        for w, proc in zip(workers, joins, strict=False):
             out, _ = proc.communicate(timeout=120)
             if proc.returncode != 0:
                 raise AssertionError(f"{w}: swarm join failed: {out}")
@@ -150,8 +210,10 @@ class Lab:
         """hostname -> {status, availability, manager} as the managers see it."""
         out = self.docker(via, "node", "ls", "--format", "{{json .}}").stdout
         rows = [json.loads(line) for line in out.splitlines() if line.strip()]
-        return {r["Hostname"]: {"status": r["Status"], "availability": r["Availability"],
-                                "manager": r["ManagerStatus"]} for r in rows}
+        return {
+            r["Hostname"]: {"status": r["Status"], "availability": r["Availability"], "manager": r["ManagerStatus"]}
+            for r in rows
+        }
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.5, what: str = "condition"):
@@ -168,3 +230,17 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.5, what: str = 
                 return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of an ansible-playbook run: host -> {ok, changed, failed, ...}."""
+    hosts = {}
+    for line in output.split("PLAY RECAP", 1)[-1].splitlines():
+        m = re.match(r"^(\S+)\s+:\s+(.*)$", line.strip())
+        if m:
+            hosts[m.group(1)] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+    return hosts
+
+
+def total_changed(output: str) -> int:
+    return sum(h.get("changed", 0) for h in recap(output).values())

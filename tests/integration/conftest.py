@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labtools import PREFIX, Lab, subnet  # noqa: E402
+from labtools import PREFIX, Lab, subnet
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,0 +1,6 @@
+"""Make the repository's packages (lab, module_utils) importable in tests."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
