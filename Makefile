@@ -53,7 +53,7 @@ demo: deps
 	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab ssh manager1"
 
 lint: venv
-	ruff check lab library module_utils tests bench plugins
+	ruff check .
 	yamllint -s .
 	ansible-lint --profile production --offline
 

@@ -8,8 +8,9 @@ a result reports, so an operator sees how a wait went, not only that it ended.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
