@@ -238,6 +238,13 @@ def test_stale_lab_is_cleaned_by_the_next_up(make_lab):
 def test_down_leaves_nothing_behind_and_up_works_again(make_lab):
     lab = make_lab(managers=1, workers=1, lb=1)
     lab.form_swarm()
+    # `lab add` makes one more host, ready and in the inventory, without touching the others.
+    pid_before = lab.ssh("manager1", "cat /run/docker.pid").stdout
+    assert "added worker2 (10.203." in lab.cli("add", "worker").stdout
+    lab.refresh()
+    assert lab.ssh("worker2", "hostname").stdout.strip() == "worker2"
+    assert "worker2:" in Path(lab.inventory).read_text()
+    assert lab.ssh("manager1", "cat /run/docker.pid").stdout == pid_before
     lab.ssh("manager1", "docker service create -q --detach --name web --replicas 2 swarmops/probe:1")
     wait_for(lambda: lab.ssh("worker1", "docker ps -q").stdout.strip(), 60, what="a task on worker1")
     _remember_netns(lab)
