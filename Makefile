@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 APT_PACKAGES := docker.io iptables iproute2 busybox-static openssh-server openssh-client \
-	python3 python3-venv python3-docker curl util-linux procps
+	python3 python3-venv python3-docker curl util-linux procps haproxy
 LAB ?= swarmops
 
 .PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration bench clean
@@ -47,7 +47,7 @@ lab-status:
 
 demo: deps
 	@start=$$(date +%s); \
-	$(PY) -m lab up && \
+	$(PY) -m lab up --lb 1 && \
 	ansible-playbook site.yml && \
 	ansible-playbook playbooks/status.yml && \
 	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab ssh manager1"

@@ -49,6 +49,8 @@ NETNS_DIR = Path("/run/netns")
 BOUND_DIRS = {
     "/etc/docker": "etc-docker",
     "/etc/ssh": "etc-ssh",
+    "/etc/haproxy": "etc-haproxy",
+    "/var/lib/haproxy": "var-lib-haproxy",
     "/etc/iptables": "etc-iptables",
     "/root/.ssh": "root-ssh",
     "/run": "run",
@@ -57,6 +59,8 @@ BOUND_DIRS = {
     "/var/lib/containerd": "var-lib-containerd",
     "/var/log": "var-log",
 }
+# Host folders that start as a copy of the machine's (configuration a package installed).
+SEEDED_DIRS = {"/etc/ssh": ("ssh_host_*",), "/etc/haproxy": ()}
 BOUND_FILES = {
     "/etc/hostname": "hostname",
     "/etc/hosts": "hosts",
@@ -232,9 +236,12 @@ class NetnsBackend(Backend):
         auth = hd / "root-ssh" / "authorized_keys"
         auth.write_text(Path(f"{lab.key_file}.pub").read_text())
         auth.chmod(0o600)
-        # The machine's sshd configuration with this host's own keys and address.
-        shutil.rmtree(hd / "etc-ssh")
-        shutil.copytree("/etc/ssh", hd / "etc-ssh", ignore=shutil.ignore_patterns("ssh_host_*"))
+        for source, ignore in SEEDED_DIRS.items():
+            if Path(source).is_dir():
+                target = hd / BOUND_DIRS[source]
+                shutil.rmtree(target)
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns(*ignore))
+        # sshd: the machine's configuration with this host's own keys and address.
         run(
             [
                 "ssh-keygen",

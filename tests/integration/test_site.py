@@ -2,26 +2,122 @@
 
 from __future__ import annotations
 
-from labtools import recap, total_changed
+import json
+import subprocess
+
+import pytest
+from labtools import Lab, recap, total_changed, wait_for
+
+SWARM = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
 
-def test_site_forms_the_swarm_then_changes_nothing(make_lab):
-    lab = make_lab(managers=3, workers=2)
-    check = lab.playbook("site.yml", "--check")
+def _engine_state(lab: Lab) -> dict[str, tuple]:
+    """What site.yml could change on each host, read from the host itself."""
+    state = {}
+    for host in [*SWARM, "lb1"]:
+        out = lab.ssh(host, "cat /etc/docker/daemon.json 2>/dev/null; echo ---; cat /run/docker.pid; echo ---;"
+                            "iptables -w -S; echo ---; docker info --format '{{.Swarm.LocalNodeState}}';"
+                            "echo ---; cat /etc/haproxy/haproxy.cfg").stdout
+        state[host] = tuple(out.split("---"))
+    return state
+
+
+def _can_connect(lab: Lab, source: str, target: str, port: int) -> bool:
+    probe = f"timeout 2 bash -c 'echo > /dev/tcp/{lab.hosts[target]}/{port}'"
+    return lab.ssh(source, probe, check=False).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def site_lab():
+    """A fresh lab of its own, with lb1 and outsider1, on which site.yml runs for real."""
+    from labtools import PREFIX, subnet
+
+    lab = Lab(f"{PREFIX}site", subnet(10))
+    lab.cli("down", check=False)
+    try:
+        lab.up(managers=3, workers=2, lb=1, outsiders=1)
+        yield lab
+    finally:
+        lab.cli("down", check=False)
+
+
+def test_check_mode_on_a_fresh_lab_changes_nothing(site_lab: Lab):
+    before = _engine_state(site_lab)
+    check = site_lab.playbook("site.yml", "--check", "--diff")
     assert all(h["failed"] == 0 for h in recap(check.stdout).values())
-    assert all(r["swarm"] == "inactive" for r in lab.status()), "--check must not form a swarm"
+    assert total_changed(check.stdout) > 0  # it predicts the work...
+    assert _engine_state(site_lab) == before  # ...and does none of it
 
-    first = lab.playbook("site.yml")
-    assert total_changed(first.stdout) == 5  # one init and four joins
-    nodes = lab.nodes()
-    assert sorted(nodes) == ["manager1", "manager2", "manager3", "worker1", "worker2"]
+
+def test_site_converges_the_cluster(site_lab: Lab):
+    first = site_lab.playbook("site.yml")
+    assert all(h["failed"] == 0 for h in recap(first.stdout).values())
+    nodes = site_lab.nodes()
+    assert sorted(nodes) == SWARM
     assert all(n["status"] == "Ready" for n in nodes.values())
     assert nodes["manager1"]["manager"] == "Leader"
     assert {nodes[m]["manager"] for m in ("manager2", "manager3")} == {"Reachable"}
+    # The engine runs with the role's daemon.json.
+    config = json.loads(site_lab.ssh("worker1", "cat /etc/docker/daemon.json").stdout)
+    assert config == {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
+    assert site_lab.ssh("worker1", "docker info --format '{{.LoggingDriver}}'").stdout.strip() == "json-file"
 
-    second = lab.playbook("site.yml")
-    assert total_changed(second.stdout) == 0, second.stdout[-2000:]
-    assert total_changed(lab.playbook("site.yml", "--check").stdout) == 0
-    # No join token reaches the output, even at -vvv.
-    verbose = lab.playbook("site.yml", "-vvv")
+
+def test_second_run_and_check_report_no_change(site_lab: Lab):
+    second = site_lab.playbook("site.yml")
+    assert total_changed(second.stdout) == 0, second.stdout[-3000:]
+    check = site_lab.playbook("site.yml", "--check", "--diff")
+    assert total_changed(check.stdout) == 0, check.stdout[-3000:]
+
+
+def test_no_join_token_in_verbose_output(site_lab: Lab):
+    verbose = site_lab.playbook("site.yml", "-vvv")
     assert "SWMTKN-" not in verbose.stdout + verbose.stderr
+
+
+def test_swarm_ports_answer_members_only(site_lab: Lab):
+    assert _can_connect(site_lab, "worker1", "manager1", 2377)
+    assert _can_connect(site_lab, "manager2", "worker2", 7946)
+    assert not _can_connect(site_lab, "outsider1", "manager1", 2377)
+    assert not _can_connect(site_lab, "outsider1", "worker2", 7946)
+    assert not _can_connect(site_lab, "lb1", "manager1", 2377)
+    # Rules a person adds to the chain by hand are removed by the next run.
+    site_lab.ssh("manager1", "iptables -w -A SWARMOPS-INPUT -p tcp -m tcp --dport 9999 -j DROP")
+    run = site_lab.playbook("site.yml", "--tags", "firewall")
+    assert recap(run.stdout)["manager1"]["changed"] == 1
+    assert "9999" not in site_lab.ssh("manager1", "iptables -w -S SWARMOPS-INPUT").stdout
+
+
+def test_load_balancer_fronts_host_mode_ports(site_lab: Lab):
+    site_lab.ssh("manager1", "docker service create -q --detach --name probe --mode global "
+                             "--constraint node.role==worker --env PROBE_NODE='{{.Node.Hostname}}' "
+                             "--publish mode=host,target=80,published=8080 swarmops/probe:1")
+    try:
+        lb = site_lab.hosts["lb1"]
+
+        def pages() -> set[str] | None:
+            seen = set()
+            for _ in range(6):
+                r = subprocess.run(["curl", "-s", "-m", "2", f"http://{lb}:8080/"], capture_output=True, text=True)
+                seen.add(r.stdout.strip())
+            return seen if seen == {"swarmops probe v1 on worker1", "swarmops probe v1 on worker2"} else None
+
+        assert wait_for(pages, 60, what="both workers' pages through lb1")
+        stats = site_lab.ssh("lb1", "echo 'show servers state probe' | "
+                                    "python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX);"
+                                    "s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.buffer.read());"
+                                    "print(s.makefile().read())\"").stdout
+        assert "manager1" in stats and "worker1" in stats  # every node is a server of the backend
+        stats_page = subprocess.run(["curl", "-sf", "-m", "2", f"http://{lb}:8404/stats"], capture_output=True)
+        assert stats_page.returncode == 0
+    finally:
+        site_lab.ssh("manager1", "docker service rm probe", check=False)
+
+
+def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):
+    before = site_lab.ssh("worker1", "cat /etc/docker/daemon.json /run/docker.pid").stdout
+    extra = '{"docker_engine_extra_config": {"live-restore": true}}'
+    run = site_lab.playbook("site.yml", "--tags", "engine", "-e", extra, check=False)
+    assert run.returncode != 0
+    assert "live-restore" in run.stdout and "incompatible with swarm" in run.stdout
+    assert site_lab.ssh("worker1", "cat /etc/docker/daemon.json /run/docker.pid").stdout == before

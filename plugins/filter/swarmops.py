@@ -1,0 +1,49 @@
+"""Jinja filters for swarmops roles: pure functions, unit-tested in tests/unit."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+
+def in_networks(address: str, cidrs: list[str]) -> bool:
+    """True when address lies in one of cidrs."""
+    ip = ipaddress.ip_address(str(address).strip())
+    return any(ip in ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def _canonical_net(cidr: str) -> str:
+    net = ipaddress.ip_network(str(cidr).strip(), strict=False)
+    return str(net)  # iptables -S prints a host as a.b.c.d/32
+
+
+def firewall_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+                   published: list[dict[str, Any]] | None = None) -> list[str]:
+    """The swarm chain's rules, written as `iptables -S` prints them.
+
+    Published ports are accepted from anywhere first; then each swarm port (and ESP) is
+    accepted from each cluster network; then the same ports are dropped from anywhere else.
+    """
+    proto_ports = [(str(p).lower(), int(n)) for p, n in ports]
+    for proto, port in proto_ports:
+        if proto not in ("tcp", "udp") or not 0 < port < 65536:
+            raise ValueError(f"bad swarm port {proto}/{port}: protocol tcp or udp, port 1-65535")
+    rules = []
+    for item in published or []:
+        proto, port = str(item.get("protocol", "tcp")).lower(), int(item["port"])
+        if proto not in ("tcp", "udp") or not 0 < port < 65536:
+            raise ValueError(f"swarm_firewall_published_ports: bad entry {item}: protocol tcp|udp, port 1-65535")
+        rules.append(f"-p {proto} -m {proto} --dport {port} -j ACCEPT")
+    nets = [_canonical_net(c) for c in cidrs]
+    for net in nets:
+        rules += [f"-s {net} -p {proto} -m {proto} --dport {port} -j ACCEPT" for proto, port in proto_ports]
+        if esp:
+            rules.append(f"-s {net} -p esp -j ACCEPT")
+    rules += [f"-p {proto} -m {proto} --dport {port} -j DROP" for proto, port in proto_ports]
+    rules.append("-p esp -j DROP")
+    return rules
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules}

@@ -1,0 +1,77 @@
+"""The firewall's pure parts: the rules the swarm chain holds, and the chain's plan."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from plugins.filter.swarmops import firewall_rules, in_networks
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
+iptables_chain = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(iptables_chain)
+
+NODE = [["tcp", 7946], ["udp", 7946], ["udp", 4789]]
+
+
+def test_rules_accept_cluster_networks_then_drop_everyone_else():
+    rules = firewall_rules(["10.0.0.5", "10.1.0.0/16"], [["tcp", 2377], *NODE])
+    assert rules[:4] == [
+        "-s 10.0.0.5/32 -p tcp -m tcp --dport 2377 -j ACCEPT",
+        "-s 10.0.0.5/32 -p tcp -m tcp --dport 7946 -j ACCEPT",
+        "-s 10.0.0.5/32 -p udp -m udp --dport 7946 -j ACCEPT",
+        "-s 10.0.0.5/32 -p udp -m udp --dport 4789 -j ACCEPT",
+    ]
+    assert rules[4] == "-s 10.1.0.0/16 -p tcp -m tcp --dport 2377 -j ACCEPT"
+    assert rules[-5:] == [
+        "-p tcp -m tcp --dport 2377 -j DROP",
+        "-p tcp -m tcp --dport 7946 -j DROP",
+        "-p udp -m udp --dport 7946 -j DROP",
+        "-p udp -m udp --dport 4789 -j DROP",
+        "-p esp -j DROP",
+    ]
+    assert not any("esp -j ACCEPT" in r for r in rules)
+
+
+def test_encrypted_overlays_accept_esp_from_the_cluster_only():
+    rules = firewall_rules(["10.0.0.0/24"], NODE, esp=True)
+    assert "-s 10.0.0.0/24 -p esp -j ACCEPT" in rules
+    assert rules.index("-s 10.0.0.0/24 -p esp -j ACCEPT") < rules.index("-p esp -j DROP")
+
+
+def test_published_ports_come_first_from_anywhere():
+    rules = firewall_rules(["10.0.0.0/24"], NODE, published=[{"port": 8080}, {"port": 53, "protocol": "UDP"}])
+    assert rules[:2] == ["-p tcp -m tcp --dport 8080 -j ACCEPT", "-p udp -m udp --dport 53 -j ACCEPT"]
+
+
+@pytest.mark.parametrize("bad", [[{"port": 0}], [{"port": 80, "protocol": "sctp"}]])
+def test_bad_published_ports_are_refused(bad):
+    with pytest.raises(ValueError, match="protocol tcp\\|udp, port 1-65535"):
+        firewall_rules(["10.0.0.0/24"], NODE, published=bad)
+
+
+def test_in_networks():
+    assert in_networks("10.203.0.11", ["10.203.0.0/16"])
+    assert not in_networks("10.203.0.221", ["10.203.0.11/32", "10.203.0.101/32"])
+
+
+def test_chain_plan_reports_exact_differences():
+    parse = iptables_chain.parse_chain
+    out = "-N X\n-A X -p tcp -m tcp --dport 1 -j DROP\n-A X -p esp -j DROP\n"
+    have = parse(out, "X")
+    assert have == ["-p tcp -m tcp --dport 1 -j DROP", "-p esp -j DROP"]
+    same = iptables_chain.plan(have, list(have), {"INPUT": True})
+    assert not same["create"] and not same["rewrite"] and same["jumps_added"] == []
+    reordered = iptables_chain.plan(have, list(reversed(have)), {"INPUT": False})
+    assert reordered["rewrite"] and reordered["added"] == [] and reordered["removed"] == []
+    assert reordered["jumps_added"] == ["INPUT"]
+    new = iptables_chain.plan(None, ["-p esp -j DROP"], {"INPUT": False})
+    assert new["create"] and new["added"] == ["-p esp -j DROP"]
+
+
+def test_restore_text_declares_and_fills_the_chain():
+    text = iptables_chain.restore_text("filter", "X", ["-p esp -j DROP"])
+    assert text == "*filter\n:X - [0:0]\n-A X -p esp -j DROP\nCOMMIT\n"
