@@ -9,7 +9,7 @@ APT_PACKAGES := docker.io iptables iproute2 busybox-static openssh-server openss
 	python3 python3-venv python3-docker curl util-linux procps haproxy
 LAB ?= swarmops
 
-.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration bench clean
+.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration molecule bench clean
 
 help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
@@ -68,7 +68,11 @@ integration: deps
 test: deps
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15
+	molecule test
 	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
+
+molecule: deps
+	molecule test
 
 bench: deps
 	$(PY) -m bench

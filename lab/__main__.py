@@ -7,6 +7,7 @@
     kill HOST | restart HOST                                    crash / restart its engine
     partition HOST | heal HOST                                  cut / restore its network
     add manager|worker|lb|outsider                              one more host
+    inventory [--list]                                          the inventory as JSON
 
 `--name` picks a lab (default `swarmops`, whose inventory is inventories/lab/hosts.yml);
 several labs can run side by side on distinct `--subnet`s.
@@ -195,6 +196,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inventory(args: argparse.Namespace) -> int:
+    """Ansible's inventory-script protocol, for tools that read the lab at run time (Molecule)."""
+    print("{}" if args.host else inventory.script(LabConfig.load(args.name)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -240,6 +247,11 @@ def parser() -> argparse.ArgumentParser:
         fp = sub.add_parser(verb, help=text)
         fp.add_argument("host")
         fp.set_defaults(func=_fault(action))
+
+    inv = sub.add_parser("inventory", help="the inventory as JSON (Ansible inventory script)")
+    inv.add_argument("--list", action="store_true")
+    inv.add_argument("--host", default="")
+    inv.set_defaults(func=cmd_inventory)
 
     add = sub.add_parser("add", help="add one host")
     add.add_argument("kind", choices=list(KINDS))

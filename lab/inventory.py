@@ -7,6 +7,7 @@ no Python package beyond the standard library.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .config import GROUPS, REPO_ROOT, LabConfig
@@ -15,6 +16,30 @@ HEADER = """\
 # Written by `python -m lab up` for the lab {name!r} ({subnet}); rewritten by every
 # `lab up` and `lab add`, removed by `lab down`. Do not edit: change the lab instead.
 """
+
+
+def connection_vars(lab: LabConfig) -> dict[str, str]:
+    """How Ansible reaches every host of this lab."""
+    return {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(lab.key_file),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        # Lab hosts get new host keys on every `lab up`: do not record or check them.
+        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+        "swarmops_lab_name": lab.name,
+    }
+
+
+def script(lab: LabConfig | None) -> str:
+    """The same inventory in the JSON of Ansible's inventory-script protocol (`--list`)."""
+    if lab is None:  # no lab yet: an empty inventory, not an error
+        return json.dumps({"_meta": {"hostvars": {}}})
+    data: dict = {"_meta": {"hostvars": {h.name: {"ansible_host": h.address} for h in lab.hosts}},
+                  "all": {"vars": connection_vars(lab), "children": ["swarm", "lb", "outsiders"]},
+                  "swarm": {"children": ["managers", "workers"]}}
+    for kind, group in GROUPS.items():
+        data[group] = {"hosts": [h.name for h in lab.hosts if h.kind == kind]}
+    return json.dumps(data, indent=2)
 
 
 def render(lab: LabConfig) -> str:
@@ -32,13 +57,8 @@ def render(lab: LabConfig) -> str:
         return lines
 
     out = [HEADER.format(name=lab.name, subnet=lab.subnet).rstrip("\n"), "all:", "  vars:"]
+    out += [f"    {k}: {json.dumps(v)}" for k, v in connection_vars(lab).items()]
     out += [
-        "    ansible_user: root",
-        f"    ansible_ssh_private_key_file: {lab.key_file}",
-        "    ansible_python_interpreter: /usr/bin/python3",
-        # Lab hosts get new host keys on every `lab up`: do not record or check them.
-        '    ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"',
-        f"    swarmops_lab_name: {lab.name}",
         "  children:",
         "    swarm:",
         "      children:",
