@@ -121,3 +121,24 @@ def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):
     assert run.returncode != 0
     assert "live-restore" in run.stdout and "incompatible with swarm" in run.stdout
     assert site_lab.ssh("worker1", "cat /etc/docker/daemon.json /run/docker.pid").stdout == before
+
+
+def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab):
+    site_lab.cli("partition", "worker2")
+    try:
+        run = site_lab.playbook("site.yml", check=False)
+    finally:
+        site_lab.cli("heal", "worker2")
+    assert run.returncode != 0
+    assert recap(run.stdout)["worker2"]["unreachable"] == 1
+    assert "PLAY [Engine]" not in run.stdout  # stopped in preflight, before any change
+
+
+def test_preflight_refuses_a_host_in_two_roles(site_lab: Lab, tmp_path):
+    extra = tmp_path / "extra.yml"
+    extra.write_text("all:\n  children:\n    swarm:\n      children:\n        workers:\n"
+                     "          hosts:\n            manager1: {}\n")
+    run = site_lab.playbook("site.yml", "-i", str(extra), check=False)
+    assert run.returncode != 0
+    assert "in both managers and workers: manager1" in run.stdout
+    assert "PLAY [Engine]" not in run.stdout
