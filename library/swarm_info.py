@@ -84,30 +84,15 @@ ca_rotation_in_progress:
   type: bool
 """
 
-import datetime
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.swarmops import swarm_settings
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import local_state, managers_of
+from ansible.module_utils.swarmops.cluster import (
+    local_cert_not_after,
+    local_state,
+    managers_of,
+)
 from ansible.module_utils.swarmops.quorum import summary
-
-NODE_CERT = "/var/lib/docker/swarm/certificates/swarm-node.crt"
-
-
-def local_cert_not_after(docker_host: str) -> str | None:
-    """This node's certificate expiry (ISO 8601), when the engine is local and the file readable."""
-    if not docker_host.startswith("unix://") or not os.path.exists(NODE_CERT):
-        return None
-    try:
-        import ssl
-
-        decoded = ssl._ssl._test_decode_cert(NODE_CERT)  # stdlib, no third-party parser needed
-        when = datetime.datetime.strptime(decoded["notAfter"], "%b %d %H:%M:%S %Y %Z")
-        return when.replace(tzinfo=datetime.UTC).isoformat()
-    except Exception:  # noqa: BLE001 - a report field, never worth failing for
-        return None
 
 
 def node_facts(n: dict, issuer: dict) -> dict:

@@ -6,7 +6,9 @@ No writes here: each module plans and acts itself.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import os
 from typing import Any
 
 from ansible.module_utils.swarmops.quorum import Manager
@@ -94,3 +96,20 @@ def hand_over(module: Any, secret: str | None, what: str) -> str | None:
     module.warn(f"the {what} is not returned because this task is not no_log; "
                 "add `no_log: true` to the task to register it for the next task")
     return None
+
+
+NODE_CERT = "/var/lib/docker/swarm/certificates/swarm-node.crt"
+
+
+def local_cert_not_after(docker_host: str) -> str | None:
+    """This node's certificate expiry (ISO 8601), when the engine is local and the file readable."""
+    if not docker_host.startswith("unix://") or not os.path.exists(NODE_CERT):
+        return None
+    try:
+        import ssl
+
+        decoded = ssl._ssl._test_decode_cert(NODE_CERT)  # stdlib, no third-party parser needed
+        when = datetime.datetime.strptime(decoded["notAfter"], "%b %d %H:%M:%S %Y %Z")
+        return when.replace(tzinfo=datetime.UTC).isoformat()
+    except Exception:  # noqa: BLE001 - a report field, never worth failing for
+        return None
