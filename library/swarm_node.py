@@ -163,7 +163,7 @@ def wait_drained(module, client, node_id: str) -> dict:
         done, summary, data = drain_progress(node_id, replicated, on_node, running, affected)
         return Progress(done, summary, data=data)
 
-    waited = wait_for(probe, timeout=module.params["wait_timeout"], interval=0.2, max_interval=0.5)
+    waited = wait_for(probe, timeout=module.params["wait_timeout"], interval=0.1, max_interval=0.25)
     return {**waited.as_result(), **waited.last.data, "ok": waited.ok}
 
 
