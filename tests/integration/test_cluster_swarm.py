@@ -8,6 +8,8 @@ and check mode on the formed swarm. Every ansible run at -vvv is scanned for tok
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from cluster_support import engine_state, no_secrets, run, wait_nodes
 from labtools import PREFIX, Lab, subnet
@@ -190,6 +192,39 @@ def test_ca_rotation_reissues_every_node(lab):
     assert run(lab, "manager1", "swarm_ca", "cert_expiry=45d")["changed"]
     assert not run(lab, "manager1", "swarm_ca", "cert_expiry=45d")["changed"]
     assert cluster_spec(lab)["CAConfig"]["NodeCertExpiry"] == 45 * 86400 * 10**9
+
+
+def test_ca_rotation_to_a_given_root_and_again_unchanged(lab, tmp_path):
+    key, crt = tmp_path / "ca.key", tmp_path / "ca.crt"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "req", "-x509", "-new", "-key", str(key), "-subj", "/CN=swarmops-test-root",
+                    "-days", "3650", "-out", str(crt), "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "-addext", "basicConstraints=critical,CA:TRUE"], check=True, capture_output=True)
+    play = tmp_path / "ca.yml"
+    play.write_text(f"""---
+- name: Rotate to a given root, then again with the same one
+  hosts: managers[0]
+  tasks:
+    - name: Rotate
+      swarm_ca:
+        ca_cert: "{{{{ lookup('file', '{crt}') }}}}"
+        ca_key: "{{{{ lookup('file', '{key}') }}}}"
+      register: first
+      failed_when: not first.changed or not first.rotated
+    - name: Same root again
+      swarm_ca:
+        ca_cert: "{{{{ lookup('file', '{crt}') }}}}"
+        ca_key: "{{{{ lookup('file', '{key}') }}}}"
+      register: second
+      failed_when: second.changed
+""")
+    proc = lab.playbook(str(play), "-vvv")
+    assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+    no_secrets(proc.stdout + proc.stderr)
+    root = lab.docker_json("manager1", "info", "--format", "{{json .Swarm.Cluster.TLSInfo}}")
+    assert "".join(root["TrustRoot"].split()) == "".join(crt.read_text().split())
+    assert set(node_issuers(lab).values()) == {root["CertIssuerPublicKey"]}
+    assert all(v["status"] == "Ready" for v in lab.nodes().values())
 
 
 def test_autolock_restart_unlock(lab):
