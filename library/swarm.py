@@ -13,6 +13,10 @@ description:
   - C(state=join) joins the node to a swarm as a worker or a manager (the token decides).
   - C(state=absent) leaves the swarm. A manager is demoted first so the managers left keep quorum;
     leaving is refused when it would remove the last manager or lose quorum, unless I(force=true).
+    The node stays in the swarm's node list as C(down); remove it from a manager with
+    M(swarm_node) C(state=absent).
+  - C(state=join) on a node that is already in a swarm reports no change (a worker cannot see which
+    swarm it is in, so it is not compared).
   - Settings fixed when a swarm is created (I(default_addr_pool), I(subnet_size), I(data_path_port),
     I(advertise_addr)) are only warned about when they differ on an existing swarm.
   - Join tokens and the unlock key never appear in the result; see I(unlock_key) in RETURN.

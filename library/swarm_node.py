@@ -239,7 +239,10 @@ def main():
         if not drain.pop("ok"):
             module.fail_json(msg=f"the node is drained but its tasks did not all move within "
                                  f"{p['wait_timeout']} s: {drain['progress'][-1]}", **result)
-    result["node"] = node_view(client.call("inspect node", client.api.inspect_node, node["ID"]))
+    try:
+        result["node"] = node_view(client.api.inspect_node(node["ID"]))
+    except Exception:  # noqa: BLE001 - e.g. this manager demoted itself and can no longer read nodes
+        result["node"] = node_view({**node, "Spec": plan.spec})
     module.exit_json(**result)
 
 

@@ -254,3 +254,16 @@ def test_check_mode_on_the_swarm_changes_nothing(lab):
         assert r["changed"], (module, args, r)
         no_secrets(r["_output"])
     assert engine_state(lab, managers) == before
+
+
+def test_last_manager_leave_refused_unless_forced(make_lab):
+    solo = make_lab(managers=1, workers=0)
+    assert run(solo, "manager1", "swarm", f"advertise_addr={solo.hosts['manager1']}")["changed"]
+    r = run(solo, "manager1", "swarm", "state=absent", ok=False)
+    assert "last manager" in r["msg"] and "nothing was changed" in r["msg"] and not r["changed"]
+    assert solo.docker("manager1", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active"
+    assert run(solo, "manager1", "swarm", "state=absent force=true", "--check")["changed"]
+    assert solo.docker("manager1", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active"
+    r = run(solo, "manager1", "swarm", "state=absent force=true")
+    assert r["changed"] and r["role"] == "none"
+    assert solo.docker("manager1", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
