@@ -5,6 +5,7 @@ back, labels merge/replace. Each test leaves the lab as it found it.
 
 from __future__ import annotations
 
+import re
 import time
 
 import docker
@@ -158,6 +159,7 @@ def test_labels_merge_and_replace(shared_lab):
     try:
         r = run(lab, "manager1", "swarm_node", "node=worker2 labels={'zone':'a','ssd':'true'}", "--diff")
         assert r["changed"] and node_labels(lab, "worker2") == {"zone": "a", "ssd": "true"}
+        assert re.search(r'^\+\s+"zone": "a",?$', r["_output"], re.MULTILINE), r["_output"]
         assert not run(lab, "manager1", "swarm_node", "node=worker2 labels={'zone':'a'}")["changed"]
         r = run(lab, "manager1", "swarm_node", "node=worker2 labels={'rack':'r1'}")
         assert r["changed"] and node_labels(lab, "worker2") == {"zone": "a", "ssd": "true", "rack": "r1"}

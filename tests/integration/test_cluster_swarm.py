@@ -8,6 +8,7 @@ and check mode on the formed swarm. Every ansible run at -vvv is scanned for tok
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -79,6 +80,8 @@ def test_init_twice_second_unchanged_and_settings_kept(lab):
     # changing one setting keeps the others (the API replaces the whole spec)
     r = run(lab, "manager1", "swarm", "dispatcher_heartbeat=10s snapshot_interval=5000", "--diff")
     assert r["changed"] and {c.split(" ")[1] for c in r["actions"]} == {"dispatcher_heartbeat", "snapshot_interval"}
+    assert re.search(r'^-\s+"dispatcher_heartbeat": "5s",?$', r["_output"], re.MULTILINE), r["_output"]
+    assert re.search(r'^\+\s+"dispatcher_heartbeat": "10s",?$', r["_output"], re.MULTILINE)
     spec = cluster_spec(lab)
     assert spec["Dispatcher"]["HeartbeatPeriod"] == 10 * 10**9 and spec["Raft"]["SnapshotInterval"] == 5000
     assert spec["CAConfig"]["NodeCertExpiry"] == 60 * 86400 * 10**9
@@ -252,6 +255,7 @@ def test_check_mode_on_the_swarm_changes_nothing(lab):
     for host, module, args in checks:
         r = run(lab, host, module, args, "--check", "--diff", "-vvv")
         assert r["changed"], (module, args, r)
+        assert "--- before" in r["_output"] and "+++ after" in r["_output"], (module, args)
         no_secrets(r["_output"])
     assert engine_state(lab, managers) == before
 
