@@ -27,6 +27,12 @@ options:
     description: Rotate the unlock key (on an unlocked manager with autolock on).
     type: bool
     default: false
+  read_key:
+    description:
+      - Return the current unlock key as I(unlock_key) (e.g. to put it in a vault, or with a backup).
+      - Only a C(no_log) task gets it; otherwise it is withheld with a warning.
+    type: bool
+    default: false
   timeout:
     description: Seconds to wait for the manager to be active after unlocking.
     type: int
@@ -40,6 +46,13 @@ EXAMPLES = r"""
   swarm_unlock:
     unlock_key: "{{ vault_swarm_unlock_key }}"
   no_log: true
+
+- name: Read the current key for the backup's vault entry
+  swarm_unlock:
+    read_key: true
+  register: current_key
+  no_log: true
+  run_once: true
 
 - name: Rotate the unlock key and keep the new one
   swarm_unlock:
@@ -67,8 +80,8 @@ fingerprint:
   returned: on an unlocked manager with autolock on
   type: str
 unlock_key:
-  description: The new key after a rotation, only when the task is C(no_log).
-  returned: after a rotation by a no_log task
+  description: The new key after a rotation, or the current one with I(read_key); only when the task is C(no_log).
+  returned: after a rotation or with read_key, by a no_log task
   type: str
 state:
   description: This node's swarm state after the task (C(active), C(locked), ...).
@@ -87,6 +100,7 @@ def main():
         argument_spec=argument_spec(
             unlock_key={"type": "str", "no_log": True},
             rotate={"type": "bool", "default": False},
+            read_key={"type": "bool", "default": False},
             timeout={"type": "int", "default": 60},
         ),
         supports_check_mode=True,
@@ -131,7 +145,12 @@ def main():
             module.fail_json(msg="autolock is off: there is no unlock key to rotate (turn it on with swarm autolock=true)")
         module.exit_json(state="active", autolock=False, **result)
     current = client.call("read the unlock key", client.api.get_unlock_key).get("UnlockKey")
-    module.no_log_values.add(current)
+    if p["read_key"] and not p["rotate"]:
+        handed = hand_over(module, current, "unlock key")
+        if handed:
+            result["unlock_key"] = handed
+    else:
+        module.no_log_values.add(current)
     if key:
         result["key_current"] = key == current
     result["fingerprint"] = fingerprint(current)

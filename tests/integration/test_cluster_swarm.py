@@ -233,7 +233,7 @@ def test_ca_rotation_to_a_given_root_and_again_unchanged(lab, tmp_path):
 def test_autolock_restart_unlock(lab):
     proc = lab.playbook("tests/integration/playbooks/cluster_autolock.yml", "-vvv")
     no_secrets(proc.stdout + proc.stderr)
-    assert "ok=8" in proc.stdout and "failed=0" in proc.stdout
+    assert "ok=9" in proc.stdout and "failed=0" in proc.stdout
     assert cluster_spec(lab)["EncryptionConfig"]["AutoLockManagers"] is False
     assert lab.docker("manager2", "info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "active"
     wait_nodes(lab, lambda n: n["manager2"]["manager"] in ("Reachable", "Leader"), what="manager2 reachable")
