@@ -168,10 +168,6 @@ from ansible.module_utils.swarmops.wait import Progress, wait_for
 INIT_ONLY = ("default_addr_pool", "subnet_size", "data_path_port")
 
 
-def _as_node(local: dict) -> dict:
-    return {"member": local["state"] == "active", "role": local["role"]}
-
-
 def init_request(p: dict, spec: dict) -> dict:
     body = {"ListenAddr": p["listen_addr"], "ForceNewCluster": False, "Spec": spec}
     if p.get("advertise_addr"):
