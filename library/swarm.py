@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops import swarm_settings
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of
+from ansible.module_utils.swarmops.quorum import check_removal
+from ansible.module_utils.swarmops.wait import Progress, wait_for
+
 DOCUMENTATION = r"""
 module: swarm
 short_description: Create, join or leave a Docker swarm, and keep its settings as asked
@@ -158,12 +165,6 @@ unlock_key:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of
-from ansible.module_utils.swarmops.quorum import check_removal
-from ansible.module_utils.swarmops.wait import Progress, wait_for
 
 INIT_ONLY = ("default_addr_pool", "subnet_size", "data_path_port")
 

@@ -3,6 +3,19 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops import swarm_settings
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import (
+    local_cert_not_after,
+    local_state,
+    require_manager,
+)
+from ansible.module_utils.swarmops.wait import Progress, wait_for
+
 DOCUMENTATION = r"""
 module: swarm_ca
 short_description: Rotate the swarm root CA and wait until every node is re-issued; set cert expiry
@@ -94,19 +107,6 @@ local_cert_not_after:
   type: str
 """
 
-import copy
-import hashlib
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    local_cert_not_after,
-    local_state,
-    require_manager,
-)
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 
 def pem_fingerprint(pem: str | None) -> str | None:
     if not pem:
@@ -197,7 +197,9 @@ def main():
         if p[field] and "-----BEGIN" not in p[field]:
             module.fail_json(msg=f"invalid option {field}: expected a PEM block (-----BEGIN ...)")
     try:
-        expiry = swarm_settings.parse_duration(p["cert_expiry"], "cert_expiry") if p["cert_expiry"] is not None else None
+        expiry = None
+        if p["cert_expiry"] is not None:
+            expiry = swarm_settings.parse_duration(p["cert_expiry"], "cert_expiry")
         external_cas(p["external_ca"], p["ca_cert"])
     except ValueError as exc:
         module.fail_json(msg=f"invalid option {exc}")

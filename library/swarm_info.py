@@ -3,6 +3,16 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops import swarm_settings
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import (
+    local_cert_not_after,
+    local_state,
+    managers_of,
+)
+from ansible.module_utils.swarmops.quorum import summary
+
 DOCUMENTATION = r"""
 module: swarm_info
 short_description: Facts about the swarm, its managers, quorum, nodes and services
@@ -83,16 +93,6 @@ ca_rotation_in_progress:
   returned: on a manager
   type: bool
 """
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    local_cert_not_after,
-    local_state,
-    managers_of,
-)
-from ansible.module_utils.swarmops.quorum import summary
 
 
 def node_facts(n: dict, issuer: dict) -> dict:

@@ -3,6 +3,21 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import (
+    find_node,
+    local_state,
+    managers_of,
+    require_manager,
+)
+from ansible.module_utils.swarmops.node_plan import (
+    drain_progress,
+    plan_node,
+    removal_refusal,
+)
+from ansible.module_utils.swarmops.wait import Progress, wait_for
+
 DOCUMENTATION = r"""
 module: swarm_node
 short_description: Drain, promote, demote, label or remove a swarm node, safely
@@ -121,21 +136,6 @@ node:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    find_node,
-    local_state,
-    managers_of,
-    require_manager,
-)
-from ansible.module_utils.swarmops.node_plan import (
-    drain_progress,
-    plan_node,
-    removal_refusal,
-)
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 
 def node_view(node: dict) -> dict:
     spec = node.get("Spec") or {}
@@ -241,7 +241,7 @@ def main():
                                  f"{p['wait_timeout']} s: {drain['progress'][-1]}", **result)
     try:
         result["node"] = node_view(client.api.inspect_node(node["ID"]))
-    except Exception:  # noqa: BLE001 - e.g. this manager demoted itself and can no longer read nodes
+    except APIError:  # e.g. this manager demoted itself and can no longer read nodes
         result["node"] = node_view({**node, "Spec": plan.spec})
     module.exit_json(**result)
 

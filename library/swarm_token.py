@@ -3,6 +3,15 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import (
+    fingerprint,
+    hand_over,
+    local_state,
+    require_manager,
+)
+
 DOCUMENTATION = r"""
 module: swarm_token
 short_description: Read or rotate a swarm join token without printing it
@@ -69,15 +78,6 @@ role:
   returned: always
   type: str
 """
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    fingerprint,
-    hand_over,
-    local_state,
-    require_manager,
-)
 
 
 def plan_rotation(rotate: str) -> list[str]:

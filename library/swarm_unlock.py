@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import fingerprint, hand_over, local_state
+from ansible.module_utils.swarmops.wait import Progress, wait_for
+
 DOCUMENTATION = r"""
 module: swarm_unlock
 short_description: Unlock an autolocked swarm manager, or rotate the unlock key
@@ -89,11 +94,6 @@ state:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import fingerprint, hand_over, local_state
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 
 def main():
     module = AnsibleModule(
@@ -142,7 +142,8 @@ def main():
     autolock = bool(((swarm.get("Spec") or {}).get("EncryptionConfig") or {}).get("AutoLockManagers"))
     if not autolock:
         if p["rotate"]:
-            module.fail_json(msg="autolock is off: there is no unlock key to rotate (turn it on with swarm autolock=true)")
+            module.fail_json(msg="autolock is off: there is no unlock key to rotate "
+                                 "(turn it on with swarm autolock=true)")
         module.exit_json(state="active", autolock=False, **result)
     current = client.call("read the unlock key", client.api.get_unlock_key).get("UnlockKey")
     if p["read_key"] and not p["rotate"]:

@@ -111,5 +111,5 @@ def local_cert_not_after(docker_host: str) -> str | None:
         decoded = ssl._ssl._test_decode_cert(NODE_CERT)  # stdlib, no third-party parser needed
         when = datetime.datetime.strptime(decoded["notAfter"], "%b %d %H:%M:%S %Y %Z")
         return when.replace(tzinfo=datetime.UTC).isoformat()
-    except Exception:  # noqa: BLE001 - a report field, never worth failing for
+    except (OSError, ValueError, KeyError, AttributeError):  # a report field, never worth failing for
         return None

@@ -1,5 +1,6 @@
 """Pure parts of the modules themselves: CA plan, token rotation, secret hand-over."""
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ansible.module_utils.__path__.append(str(REPO / "module_utils"))
 
-from ansible.module_utils.swarmops.cluster import find_node, fingerprint, hand_over
+cluster = importlib.import_module("ansible.module_utils.swarmops.cluster")
+find_node, fingerprint, hand_over = cluster.find_node, cluster.fingerprint, cluster.hand_over
 
 
 def load(name):

@@ -1,5 +1,6 @@
 """Swarm settings diff: parsing, planning from the current spec, init-only mismatches."""
 
+import importlib
 from pathlib import Path
 
 import ansible.module_utils
@@ -7,7 +8,7 @@ import pytest
 
 ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
 
-from ansible.module_utils.swarmops import swarm_settings as ss
+ss = importlib.import_module("ansible.module_utils.swarmops.swarm_settings")
 
 DAY = 86400 * 10**9
 
