@@ -104,6 +104,10 @@ def test_drain_waits_until_every_task_moved(shared_lab, web):
     # ...and adds little to the engine's own time (single drains vary by ~1 s here: 2.0-3.5 s for
     # the same 3 tasks, measured, hence the slack on top of the 1.2x target).
     assert d["waited"] <= 1.2 * engine + 1.0, (engine, d)
+    info = run(lab, "manager2", "swarm_info")
+    web_facts = [s for s in info["services"] if s["name"] == "web"]
+    assert web_facts and web_facts[0]["desired"] == 5 and web_facts[0]["running"] == 5, info["services"]
+    assert {n["hostname"]: n["availability"] for n in info["nodes"]}["worker1"] == "drain"
     again = run(lab, "manager1", "swarm_node", "node=worker1 availability=drain")
     assert not again["changed"] and again["drain"]["tasks_on_node"] == 0
     assert run(lab, "manager1", "swarm_node", "node=worker1 availability=active")["changed"]
