@@ -1,0 +1,250 @@
+#!/usr/bin/python
+"""swarm_node: drain (and wait), pause, promote/demote with a quorum guard, labels, removal."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import (
+    find_node,
+    local_state,
+    managers_of,
+    require_manager,
+)
+from ansible.module_utils.swarmops.node_plan import (
+    drain_progress,
+    plan_node,
+    removal_refusal,
+)
+from ansible.module_utils.swarmops.wait import Progress, wait_for
+
+DOCUMENTATION = r"""
+module: swarm_node
+short_description: Drain, promote, demote, label or remove a swarm node, safely
+description:
+  - Changes one node, found by hostname or ID, from a manager. Only the fields given change; the
+    rest of the node spec is kept (the API replaces the whole spec, so it is sent in full).
+  - C(availability=drain) with I(wait=true) returns only when no task of a replicated service is
+    still running on the node and their replacements run elsewhere, or fails after I(wait_timeout)
+    with the progress seen.
+  - C(role=worker) (demote) is refused when the reachable managers left would be fewer than a
+    majority of the managers left (quorum would be lost), unless I(force=true); demoting the last
+    manager is always refused.
+  - C(state=absent) removes a node that is down or has left; a manager is refused (demote it
+    first), a live worker only with I(force=true).
+version_added: "0.1.0"
+author: swarmops
+extends_documentation_fragment: [swarmops]
+options:
+  node:
+    description: Hostname or ID of the node.
+    type: str
+    required: true
+  state:
+    description: C(present) changes the node, C(absent) removes it from the swarm.
+    type: str
+    choices: [present, absent]
+    default: present
+  availability:
+    description: C(active), C(pause) (no new tasks) or C(drain) (tasks move elsewhere).
+    type: str
+    choices: [active, pause, drain]
+  role:
+    description: C(manager) promotes, C(worker) demotes (quorum-guarded).
+    type: str
+    choices: [manager, worker]
+  labels:
+    description: Node labels (values are strings).
+    type: dict
+  labels_state:
+    description: C(merge) adds or changes I(labels) and keeps the others; C(replace) makes the labels exactly I(labels).
+    type: str
+    choices: [merge, replace]
+    default: merge
+  labels_absent:
+    description: Label keys to remove (with C(labels_state=merge)).
+    type: list
+    elements: str
+  wait:
+    description: After C(availability=drain), wait until the node's tasks have moved.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for a drain.
+    type: int
+    default: 300
+  force:
+    description:
+      - Demote even when quorum would be lost (never the last manager); remove a live worker.
+    type: bool
+    default: false
+notes:
+  - Supports check mode (predicts each change and refuses what would be refused) and diff mode.
+"""
+
+EXAMPLES = r"""
+- name: Drain worker1 and wait until its tasks run elsewhere
+  swarm_node:
+    node: worker1
+    availability: drain
+    wait_timeout: 120
+  delegate_to: "{{ groups.managers[0] }}"
+
+- name: Demote manager3 (refused if it would lose quorum)
+  swarm_node:
+    node: manager3
+    role: worker
+
+- name: Label a node, keeping its other labels
+  swarm_node:
+    node: worker2
+    labels: {zone: a, ssd: "true"}
+
+- name: Remove a node that is gone
+  swarm_node:
+    node: worker9
+    state: absent
+"""
+
+RETURN = r"""
+node_id:
+  description: The node's ID.
+  returned: when the node exists
+  type: str
+hostname:
+  description: The node's hostname.
+  returned: when the node exists
+  type: str
+changes:
+  description: What changed (or would, in check mode), each with field, before and after.
+  returned: always
+  type: list
+  elements: dict
+quorum:
+  description: The quorum check made for a demotion.
+  returned: on demotion
+  type: dict
+drain:
+  description: >-
+    How the drain wait went - waited (seconds), polls, progress (distinct summaries in order),
+    timed_out, tasks_on_node, replicas_elsewhere, replicas_wanted.
+  returned: when a drain was waited for
+  type: dict
+node:
+  description: The node after the task (role, availability, labels, state).
+  returned: when the node exists
+  type: dict
+"""
+
+
+def node_view(node: dict) -> dict:
+    spec = node.get("Spec") or {}
+    return {"role": spec.get("Role"), "availability": spec.get("Availability"),
+            "labels": spec.get("Labels") or {}, "state": (node.get("Status") or {}).get("State")}
+
+
+def replicated_services(client) -> dict[str, int]:
+    out = {}
+    for s in client.call("list services", client.api.services):
+        mode = (s.get("Spec") or {}).get("Mode") or {}
+        if "Replicated" in mode:
+            out[s["ID"]] = int(mode["Replicated"].get("Replicas", 1))
+    return out
+
+
+def wait_drained(module, client, node_id: str) -> dict:
+    replicated = replicated_services(client)
+    affected: set[str] = set()
+    api = client.api
+
+    def probe() -> Progress:
+        on_node = client.call("list the node's tasks", api.tasks, filters={"node": node_id})
+        running = client.call("list running tasks", api.tasks, filters={"desired-state": "running"})
+        done, summary, data = drain_progress(node_id, replicated, on_node, running, affected)
+        return Progress(done, summary, data=data)
+
+    waited = wait_for(probe, timeout=module.params["wait_timeout"], interval=0.1, max_interval=0.25)
+    return {**waited.as_result(), **waited.last.data, "ok": waited.ok}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            node={"type": "str", "required": True},
+            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+            availability={"type": "str", "choices": ["active", "pause", "drain"]},
+            role={"type": "str", "choices": ["manager", "worker"]},
+            labels={"type": "dict"},
+            labels_state={"type": "str", "default": "merge", "choices": ["merge", "replace"]},
+            labels_absent={"type": "list", "elements": "str"},
+            wait={"type": "bool", "default": True},
+            wait_timeout={"type": "int", "default": 300},
+            force={"type": "bool", "default": False},
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["labels_absent"] and p["labels_state"] == "replace":
+        module.fail_json(msg="labels_absent is only allowed with labels_state=merge (allowed: merge, replace)")
+    if p["state"] == "absent" and any(p[k] is not None for k in ("availability", "role", "labels")):
+        module.fail_json(msg="state=absent takes no availability, role or labels (allowed states: present, absent)")
+    client = SwarmClient(module)
+    require_manager(module, local_state(client), "change a node")
+    nodes = client.call("list nodes", client.api.nodes)
+    node, why = find_node(nodes, p["node"])
+
+    if p["state"] == "absent":
+        if node is None:
+            module.exit_json(changed=False, changes=[])
+        refusal = removal_refusal(node, p["force"])
+        if refusal:
+            module.fail_json(msg=f"refused: {refusal}; nothing was changed", node=node_view(node))
+        result = {"changed": True, "node_id": node["ID"],
+                  "hostname": (node.get("Description") or {}).get("Hostname", ""),
+                  "changes": [{"field": "membership", "before": "member", "after": "removed"}],
+                  "diff": {"before": {"node": node["ID"], **node_view(node)}, "after": {}}}
+        if not module.check_mode:
+            client.call("remove node", client.api.remove_node, node["ID"], force=p["force"])
+        module.exit_json(**result)
+
+    if node is None:
+        module.fail_json(msg=f"invalid option node: {why}")
+    plan = plan_node(node, managers_of(nodes), p["availability"], p["role"], p["labels"],
+                     p["labels_state"], p["labels_absent"], p["force"])
+    result = {"changed": plan.changed, "changes": plan.changes, "node_id": node["ID"],
+              "hostname": (node.get("Description") or {}).get("Hostname", "")}
+    if plan.quorum is not None:
+        result["quorum"] = plan.quorum.as_dict()
+    if plan.refused:
+        result["changed"] = False
+        module.fail_json(msg=f"refused: {plan.refused}; nothing was changed", **result)
+    if plan.changed:
+        result["diff"] = plan.diff(node.get("Spec") or {})
+    if module.check_mode:
+        result["node"] = node_view({**node, "Spec": plan.spec})
+        module.exit_json(**result)
+
+    if plan.changed:
+        def attempt():
+            fresh = client.api.inspect_node(node["ID"])
+            again = plan_node(fresh, managers_of(nodes), p["availability"], p["role"], p["labels"],
+                              p["labels_state"], p["labels_absent"], p["force"])
+            return client.api.update_node(node["ID"], fresh["Version"]["Index"], again.spec)
+
+        client.retry_write(f"update node {result['hostname']}", attempt)
+
+    if p["availability"] == "drain" and p["wait"]:
+        drain = wait_drained(module, client, node["ID"])
+        result["drain"] = drain
+        if not drain.pop("ok"):
+            module.fail_json(msg=f"the node is drained but its tasks did not all move within "
+                                 f"{p['wait_timeout']} s: {drain['progress'][-1]}", **result)
+    try:
+        result["node"] = node_view(client.api.inspect_node(node["ID"]))
+    except APIError:  # e.g. this manager demoted itself and can no longer read nodes
+        result["node"] = node_view({**node, "Spec": plan.spec})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
