@@ -447,13 +447,15 @@ def main() -> None:
     if the_plan["error"]:
         module.fail_json(msg=the_plan["error"], **result)
 
-    if module.check_mode or the_plan["action"] == "none":
+    if module.check_mode or (the_plan["action"] == "none" and (current is None or not p["wait"])):
         result["status"] = "planned" if result["changed"] else ("unchanged" if current else "absent")
         if current is not None:
             result["service"] = service_facts(current, service_tasks(client, current["ID"]), node_names(client))
         module.exit_json(**result)
 
-    sid = apply(client, the_plan, current, name)
+    # Unchanged: nothing to send, but still report (and wait for) a converged service. Its spec
+    # is what was asked for, however it got there (a finished rollback included).
+    sid = apply(client, the_plan, current, name) if the_plan["action"] != "none" else current["ID"]
     if sid is None:
         result["status"] = "removed"
         module.exit_json(**result)
@@ -466,12 +468,12 @@ def main() -> None:
         module.exit_json(**result)
 
     waited, service, tasks = wait_converged(client, sid, p["wait_timeout"],
-                                            expect_rollback=the_plan["action"] == "rollback")
+                                            expect_rollback=the_plan["action"] in ("rollback", "none"))
     result["wait"] = waited.as_result()
     result["service"] = service_facts(service, tasks, names)
     last = waited.last
     if waited.ok:
-        result["status"] = "converged"
+        result["status"] = "converged" if result["changed"] else "unchanged"
         module.exit_json(**result)
     if last.failed.startswith("pending"):
         result["status"] = "pending"

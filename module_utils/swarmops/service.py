@@ -49,6 +49,7 @@ def task_summary(task: dict, node_names: dict[str, str]) -> dict:
         "message": status.get("Message", ""),
         "error": status.get("Err", ""),
         "exit_code": cstatus.get("ExitCode"),
+        "container_id": cstatus.get("ContainerID"),
         "image": get_path(task, ("Spec", "ContainerSpec", "Image")),
         "created_at": task.get("CreatedAt"),
         "updated_at": status.get("Timestamp") or task.get("UpdatedAt"),
