@@ -271,7 +271,7 @@ def plan(params: dict, current: dict | None, ctx: dict, stack: str | None = None
     if not params.get("force") and ctx.get("eligible") is not None and changes:
         problem = host_port_problem(desired, ctx["eligible"])
         if problem:
-            result["error"] = problem
+            result.update(changes=changes, error=problem)
             return result
     result.update(spec=desired, changes=changes,
                   action="create" if current is None else ("update" if changes else "none"))
