@@ -333,6 +333,7 @@ status:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
 from ansible.module_utils.swarmops.service import (
+    apply,
     eligible_nodes,
     find_service,
     node_names,
@@ -394,31 +395,6 @@ OPTIONS = {
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 120},
 }
-
-
-def apply(client: SwarmClient, the_plan: dict, current: dict | None, name: str) -> str | None:
-    """Carry out a plan; return the service id."""
-    action, spec = the_plan["action"], the_plan["spec"]
-    if action == "create":
-        created = client.call(f"creating service {name}", client.post_json, "/services/create", data=spec)
-        return created["ID"]
-    assert current is not None
-    sid = current["ID"]
-    if action == "remove":
-        client.call(f"removing service {name}", client.api.remove_service, sid)
-        return None
-
-    def attempt() -> None:
-        fresh = client.api.inspect_service(sid)
-        params = {"version": fresh["Version"]["Index"]}
-        body = spec
-        if action == "rollback":
-            params["rollback"] = "previous"
-            body = fresh["Spec"]  # ignored by the engine, but must be a valid spec
-        client.post_json(f"/services/{sid}/update", params=params, data=body)
-
-    client.retry_write(f"{action} of service {name}", attempt)
-    return sid
 
 
 def main() -> None:

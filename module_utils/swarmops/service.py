@@ -340,6 +340,31 @@ def latest_versions(objs: list[dict]) -> dict[str, tuple[str, str]]:
     return out
 
 
+def apply(client: Any, the_plan: dict, current: dict | None, name: str) -> str | None:
+    """Carry out a plan; return the service id."""
+    action, spec = the_plan["action"], the_plan["spec"]
+    if action == "create":
+        created = client.call(f"creating service {name}", client.post_json, "/services/create", data=spec)
+        return created["ID"]
+    assert current is not None
+    sid = current["ID"]
+    if action == "remove":
+        client.call(f"removing service {name}", client.api.remove_service, sid)
+        return None
+
+    def attempt() -> None:
+        fresh = client.api.inspect_service(sid)
+        params = {"version": fresh["Version"]["Index"]}
+        body = spec
+        if action == "rollback":
+            params["rollback"] = "previous"
+            body = fresh["Spec"]  # ignored by the engine, but must be a valid spec
+        client.post_json(f"/services/{sid}/update", params=params, data=body)
+
+    client.retry_write(f"{action} of service {name}", attempt)
+    return sid
+
+
 def wait_converged(client: Any, service_id: str, timeout: float, expect_rollback: bool = False) -> tuple[Any, dict, list]:
     """Wait (bounded) until the service converges, fails, or stays pending; return the
     WaitResult, the last service inspect and its tasks."""

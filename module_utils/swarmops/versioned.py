@@ -137,18 +137,30 @@ def read_data(module: Any, p: dict) -> bytes | None:
 
 
 def run(module: Any, client: Any, kind: str) -> None:
-    k = KINDS[kind]
+    """The body of swarm_secret / swarm_config."""
     p = module.params
-    name = p["name"]
-    data = read_data(module, p)
-    if p.get("keep_versions", 1) < 1:
+    if p["keep_versions"] < 1:
         module.fail_json(msg=f"keep_versions: must be at least 1, got {p['keep_versions']}")
+    result = converge(client, kind, p["name"], read_data(module, p), state=p["state"], labels=p["labels"],
+                      keep=p["keep_versions"], update_services=p["update_services"], wait=p["wait"],
+                      wait_timeout=p["wait_timeout"], check_mode=module.check_mode)
+    error = result.pop("error")
+    if error:
+        module.fail_json(msg=error, **result)
+    module.exit_json(**result)
+
+
+def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: str = "present",
+             labels: dict | None = None, keep: int = 2, update_services: bool = True, wait: bool = True,
+             wait_timeout: float = 120, check_mode: bool = False) -> dict:
+    """Make `name` hold `data` (or be absent); returns the result, with `error` set on failure."""
+    k = KINDS[kind]
     objs = client.call(f"listing {kind}s", getattr(client.api, k["list"]))
     vers = versions(objs, name)
     services = client.call("listing services", client.api.services)
     used = users(services, kind, {o["ID"] for _, o in vers})
-    the_plan = plan(name, p["state"], data, vers, used, p.get("keep_versions") or 1)
-    if p["state"] == "present" and not p["update_services"]:
+    the_plan = plan(name, state, data, vers, used, keep)
+    if state == "present" and not update_services:
         the_plan["move"] = []
     in_use_after = set()
     for s, ids in used.items():
@@ -167,17 +179,17 @@ def run(module: Any, client: Any, kind: str) -> None:
         "removed_versions": [n for _, _, n in the_plan["remove"]], "kept_in_use": skipped,
         "diff": {"before": "".join(f"{c['field']}: {c['before']}\n" for c in changes if c["before"]),
                  "after": "".join(f"{c['field']}: {c['after']}\n" for c in changes if c["after"])},
+        "error": the_plan["error"],
     }
-    if the_plan["error"]:
-        module.fail_json(msg=the_plan["error"], **result)
-    if module.check_mode:
-        module.exit_json(**result)
+    if the_plan["error"] or check_mode:
+        return result
 
     if the_plan["create"]:
+        assert data is not None
         number, full = the_plan["create"]
-        labels = {**{k2: str(v) for k2, v in (p.get("labels") or {}).items()},
-                  NAME_LABEL: name, VERSION_LABEL: str(number), DIGEST_LABEL: digest(data)}
-        created = client.call(f"creating {kind} {full}", getattr(client.api, k["create"]), full, data, labels)
+        all_labels = {**{k2: str(v) for k2, v in (labels or {}).items()},
+                      NAME_LABEL: name, VERSION_LABEL: str(number), DIGEST_LABEL: digest(data)}
+        created = client.call(f"creating {kind} {full}", getattr(client.api, k["create"]), full, data, all_labels)
         new_id = created["ID"] if isinstance(created, dict) else created
         new_name = full
     elif the_plan["latest"]:
@@ -198,18 +210,19 @@ def run(module: Any, client: Any, kind: str) -> None:
                              data=spec)
             return current["ID"]
         sid = client.retry_write(f"moving service {sname} to {new_name}", attempt)
-        if p["wait"]:
-            waited, _, _ = wait_converged(client, sid, p["wait_timeout"])
+        if wait:
+            waited, _, _ = wait_converged(client, sid, wait_timeout)
             waits[sname] = waited.as_result()
             if not waited.ok:
                 result["waits"] = waits
-                module.fail_json(msg=f"service {sname} did not converge on {new_name}: "
-                                     f"{waited.last.failed or waited.last.summary}", **result)
+                result["error"] = (f"service {sname} did not converge on {new_name}: "
+                                   f"{waited.last.failed or waited.last.summary}")
+                return result
     if waits:
         result["waits"] = waits
     for _, oid, oname in the_plan["remove"]:
         client.call(f"removing {kind} {oname}", getattr(client.api, k["remove"]), oid)
-    module.exit_json(**result)
+    return result
 
 
 def argument_options(secret: bool) -> dict[str, dict[str, Any]]:
