@@ -75,27 +75,27 @@ def _versions(lab, kind: str, name: str) -> list[str]:
 def test_secret_and_config_rotation_update_the_service(shared_lab):
     lab = shared_lab
     try:
-        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "one"})
+        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "pw-alpha-81"})
         assert r.changed and r["secret"]["name"] == "wl-pw.v1"
-        assert "one" not in str(r.data)  # no_log: the value never comes back
-        assert not ok(lab, "swarm_secret", {"name": "wl-pw", "data": "one"}).changed
+        assert "pw-alpha-81" not in str(r.data)  # no_log: the value never comes back
+        assert not ok(lab, "swarm_secret", {"name": "wl-pw", "data": "pw-alpha-81"}).changed
         ok(lab, "swarm_config", {"name": "wl-cfg", "data": "colour=red\n"})
 
-        spec = {"name": "wl-sec", "image": "swarmops/probe:1",
+        spec = {"name": "wl-sec", "image": "swarmops/probe:1", "update_config": {"monitor": "1s"},
                 "secrets": [{"name": "wl-pw", "mode": "0400"}], "configs": [{"name": "wl-cfg", "target": "/etc/app.conf"}]}
         ok(lab, "swarm_service", spec)
-        assert in_task(lab, "wl-sec", "cat", "/run/secrets/wl-pw") == "one"
+        assert in_task(lab, "wl-sec", "cat", "/run/secrets/wl-pw") == "pw-alpha-81"
         assert in_task(lab, "wl-sec", "cat", "/etc/app.conf") == "colour=red\n"
 
         # check mode predicts the rotation and touches nothing
-        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "two"}, "--check")
+        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "pw-bravo-82"}, "--check")
         assert r.changed and r["updated_services"] == ["wl-sec"]
         assert _versions(lab, "secret", "wl-pw") == ["wl-pw.v1"]
 
-        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "two"})
+        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "pw-bravo-82"})
         assert r.changed and r["secret"]["name"] == "wl-pw.v2" and r["updated_services"] == ["wl-sec"]
         assert r["waits"]["wl-sec"]["timed_out"] is False
-        assert in_task(lab, "wl-sec", "cat", "/run/secrets/wl-pw") == "two"
+        assert in_task(lab, "wl-sec", "cat", "/run/secrets/wl-pw") == "pw-bravo-82"
         assert not ok(lab, "swarm_service", spec).changed  # the service now resolves wl-pw to v2
 
         r = ok(lab, "swarm_config", {"name": "wl-cfg", "data": "colour=blue\n"})
@@ -103,7 +103,7 @@ def test_secret_and_config_rotation_update_the_service(shared_lab):
         assert in_task(lab, "wl-sec", "cat", "/etc/app.conf") == "colour=blue\n"
 
         # a third version prunes the first (keep_versions: 2)
-        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "three"})
+        r = ok(lab, "swarm_secret", {"name": "wl-pw", "data": "pw-charlie-83"})
         assert r["removed_versions"] == ["wl-pw.v1"]
         assert _versions(lab, "secret", "wl-pw") == ["wl-pw.v2", "wl-pw.v3"]
 
