@@ -86,18 +86,18 @@ network:
   type: dict
 """
 
-from typing import Any
+from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.network import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.network import (  # noqa: E402
     find_network,
     network_facts,
     plan,
     services_using,
 )
-from ansible.module_utils.swarmops.spec import diff_text, get_path
-from ansible.module_utils.swarmops.wait import Progress, wait_for
+from ansible.module_utils.swarmops.spec import diff_text, get_path  # noqa: E402
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 OPTIONS = {
     "name": {"type": "str", "required": True},

@@ -330,9 +330,9 @@ status:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.service import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.service import (  # noqa: E402
     apply,
     eligible_nodes,
     find_service,
@@ -343,7 +343,7 @@ from ansible.module_utils.swarmops.service import (
     service_tasks,
     wait_converged,
 )
-from ansible.module_utils.swarmops.spec import diff_text, get_path
+from ansible.module_utils.swarmops.spec import diff_text, get_path  # noqa: E402
 
 _RES = {"cpus": {"type": "str"}, "memory": {"type": "str"}}
 _FLOW = {

@@ -99,14 +99,14 @@ removed:
   elements: str
 """
 
-from typing import Any
+from typing import Any  # noqa: E402
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import network as net
-from ansible.module_utils.swarmops import versioned
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.compose import translate
-from ansible.module_utils.swarmops.service import (
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops import network as net  # noqa: E402
+from ansible.module_utils.swarmops import versioned  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.compose import translate  # noqa: E402
+from ansible.module_utils.swarmops.service import (  # noqa: E402
     STACK_LABEL,
     apply,
     eligible_nodes,
@@ -117,8 +117,8 @@ from ansible.module_utils.swarmops.service import (
     service_facts,
     wait_converged,
 )
-from ansible.module_utils.swarmops.spec import SpecError, get_path
-from ansible.module_utils.swarmops.wait import Progress, wait_for
+from ansible.module_utils.swarmops.spec import SpecError, get_path  # noqa: E402
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -282,7 +282,7 @@ class Stack:
             try:
                 fn()
                 return Progress(True, "done")
-            except Exception as exc:  # noqa: BLE001 - "in use" while services go away
+            except Exception as exc:
                 return Progress(False, str(exc))
 
         waited = wait_for(probe, timeout=30, interval=0.5, max_interval=2)

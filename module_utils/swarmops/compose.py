@@ -69,7 +69,8 @@ def _volumes(stack: str, where: str, value: Any) -> list[dict]:
             source = v.get("source")
             if source and kind == "volume":
                 source = f"{stack}_{source}"
-            out.append({"source": source, "target": v.get("target"), "type": kind, "readonly": bool(v.get("read_only"))})
+            out.append({"source": source, "target": v.get("target"), "type": kind,
+                        "readonly": bool(v.get("read_only"))})
         else:
             raise SpecError(f"{where}: each volume is 'SOURCE:TARGET[:ro]' or a mapping, got {v!r}")
     return out

@@ -66,7 +66,8 @@ def plan(params: dict, current: dict | None, users: list[str]) -> dict:
             return {"action": "none", "changes": [], "body": None, "error": None}
         if users:
             return {"action": "none", "changes": [], "body": None,
-                    "error": f"network {name} is used by the service(s) {', '.join(users)}; remove or detach them first"}
+                    "error": f"network {name} is used by the service(s) {', '.join(users)}; "
+                             "remove or detach them first"}
         return {"action": "remove", "changes": [{"field": "network", "before": name, "after": None}],
                 "body": None, "error": None}
     actual = _ipam_as_dict(current)
@@ -107,7 +108,8 @@ def services_using(client: Any, net_id: str) -> list[str]:
     users = []
     for s in client.call("listing services", client.api.services):
         spec = s.get("Spec") or {}
-        targets = [n.get("Target") for n in (get_path(spec, ("TaskTemplate", "Networks")) or spec.get("Networks") or [])]
+        attached = get_path(spec, ("TaskTemplate", "Networks")) or spec.get("Networks") or []
+        targets = [n.get("Target") for n in attached]
         if net_id in targets:
             users.append(spec.get("Name"))
     return sorted(users)

@@ -365,7 +365,8 @@ def apply(client: Any, the_plan: dict, current: dict | None, name: str) -> str |
     return sid
 
 
-def wait_converged(client: Any, service_id: str, timeout: float, expect_rollback: bool = False) -> tuple[Any, dict, list]:
+def wait_converged(client: Any, service_id: str, timeout: float,
+                   expect_rollback: bool = False) -> tuple[Any, dict, list]:
     """Wait (bounded) until the service converges, fails, or stays pending; return the
     WaitResult, the last service inspect and its tasks."""
     names = node_names(client)

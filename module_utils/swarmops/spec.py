@@ -443,7 +443,8 @@ def _check_preferences(value: Any) -> None:
         ok = (isinstance(p, str) and p.startswith("spread=") and len(p) > 7) or (
             isinstance(p, dict) and set(p) == {"spread"} and p["spread"])
         if not ok:
-            raise SpecError(f"placement_preferences: use 'spread=node.labels.KEY' or {{spread: node.labels.KEY}}, got {p!r}")
+            raise SpecError("placement_preferences: use 'spread=node.labels.KEY' or "
+                            f"{{spread: node.labels.KEY}}, got {p!r}")
 
 
 _CONSTRAINT = re.compile(r"\s*([\w.\-]+)\s*(==|!=)\s*(.+?)\s*")
@@ -514,14 +515,15 @@ def mode_norm(value: Any) -> Any:
     if kind == "replicated":
         return f"replicated ({inner.get('Replicas', 1)} replicas)"
     if kind == "replicated-job":
-        return f"replicated-job (max concurrent {inner.get('MaxConcurrent', 1)}, total {inner.get('TotalCompletions', 1)})"
+        return (f"replicated-job (max concurrent {inner.get('MaxConcurrent', 1)}, "
+                f"total {inner.get('TotalCompletions', 1)})")
     return kind
 
 
 # --- the service table ----------------------------------------------------------------------
 
 TT = ("TaskTemplate",)
-CS = TT + ("ContainerSpec",)
+CS = (*TT, "ContainerSpec")
 
 
 def _sorted_list(v: Any) -> list:
@@ -563,10 +565,10 @@ def _check_ratio(option: str) -> Callable[[Any], None]:
 
 def _resources(kind: str, api: str) -> list[Field]:
     return [
-        Field(f"{kind}.cpus", TT + ("Resources", api, "NanoCPUs"),
+        Field(f"{kind}.cpus", (*TT, "Resources", api, "NanoCPUs"),
               to_api=lambda v, ctx: nano_cpus(v, f"{kind}.cpus"), norm=lambda v: v or 0,
               check=_checked(f"{kind}.cpus", nano_cpus)),
-        Field(f"{kind}.memory", TT + ("Resources", api, "MemoryBytes"),
+        Field(f"{kind}.memory", (*TT, "Resources", api, "MemoryBytes"),
               to_api=lambda v, ctx: size_bytes(v, f"{kind}.memory"), norm=lambda v: v or 0,
               check=_checked(f"{kind}.memory", size_bytes)),
     ]
@@ -579,44 +581,44 @@ def _healthcheck_test(v: Any, ctx: dict) -> list[str]:
 
 
 SERVICE_FIELDS: list[Field] = [
-    Field("image", CS + ("Image",), norm=image_norm),
-    Field("command", CS + ("Command",), to_api=lambda v, ctx: split_command(v), norm=_list),
-    Field("args", CS + ("Args",), to_api=lambda v, ctx: split_command(v), norm=_list),
-    Field("env", CS + ("Env",), to_api=lambda v, ctx: env_list(v), norm=env_norm,
+    Field("image", (*CS, "Image"), norm=image_norm),
+    Field("command", (*CS, "Command"), to_api=lambda v, ctx: split_command(v), norm=_list),
+    Field("args", (*CS, "Args"), to_api=lambda v, ctx: split_command(v), norm=_list),
+    Field("env", (*CS, "Env"), to_api=lambda v, ctx: env_list(v), norm=env_norm,
           check=_checked("env", env_list)),
-    Field("user", CS + ("User",), norm=lambda v: v or ""),
-    Field("workdir", CS + ("Dir",), norm=lambda v: v or ""),
-    Field("hostname", CS + ("Hostname",), norm=lambda v: v or ""),
-    Field("container_labels", CS + ("Labels",), to_api=lambda v, ctx: {k: str(x) for k, x in v.items()}, norm=_dict),
-    Field("stop_grace_period", CS + ("StopGracePeriod",), **_dur("stop_grace_period")),
-    Field("mounts", CS + ("Mounts",), to_api=mounts_to_api, norm=mounts_norm, check=_check_mounts),
-    Field("secrets", CS + ("Secrets",), to_api=file_refs_to_api("secrets"), norm=file_refs_norm,
+    Field("user", (*CS, "User"), norm=lambda v: v or ""),
+    Field("workdir", (*CS, "Dir"), norm=lambda v: v or ""),
+    Field("hostname", (*CS, "Hostname"), norm=lambda v: v or ""),
+    Field("container_labels", (*CS, "Labels"), to_api=lambda v, ctx: {k: str(x) for k, x in v.items()}, norm=_dict),
+    Field("stop_grace_period", (*CS, "StopGracePeriod"), **_dur("stop_grace_period")),
+    Field("mounts", (*CS, "Mounts"), to_api=mounts_to_api, norm=mounts_norm, check=_check_mounts),
+    Field("secrets", (*CS, "Secrets"), to_api=file_refs_to_api("secrets"), norm=file_refs_norm,
           check=_check_refs("secrets", FILE_REF_KEYS)),
-    Field("configs", CS + ("Configs",), to_api=file_refs_to_api("configs"), norm=file_refs_norm,
+    Field("configs", (*CS, "Configs"), to_api=file_refs_to_api("configs"), norm=file_refs_norm,
           check=_check_refs("configs", FILE_REF_KEYS)),
-    Field("healthcheck.test", CS + ("Healthcheck", "Test"), to_api=_healthcheck_test, norm=_list),
-    Field("healthcheck.interval", CS + ("Healthcheck", "Interval"), **_dur("healthcheck.interval")),
-    Field("healthcheck.timeout", CS + ("Healthcheck", "Timeout"), **_dur("healthcheck.timeout")),
-    Field("healthcheck.retries", CS + ("Healthcheck", "Retries"), check=non_negative("healthcheck.retries")),
-    Field("healthcheck.start_period", CS + ("Healthcheck", "StartPeriod"), **_dur("healthcheck.start_period")),
+    Field("healthcheck.test", (*CS, "Healthcheck", "Test"), to_api=_healthcheck_test, norm=_list),
+    Field("healthcheck.interval", (*CS, "Healthcheck", "Interval"), **_dur("healthcheck.interval")),
+    Field("healthcheck.timeout", (*CS, "Healthcheck", "Timeout"), **_dur("healthcheck.timeout")),
+    Field("healthcheck.retries", (*CS, "Healthcheck", "Retries"), check=non_negative("healthcheck.retries")),
+    Field("healthcheck.start_period", (*CS, "Healthcheck", "StartPeriod"), **_dur("healthcheck.start_period")),
     *_resources("limits", "Limits"),
     *_resources("reservations", "Reservations"),
-    Field("restart_policy.condition", TT + ("RestartPolicy", "Condition"),
+    Field("restart_policy.condition", (*TT, "RestartPolicy", "Condition"),
           check=one_of("restart_policy.condition", ("none", "on-failure", "any"))),
-    Field("restart_policy.delay", TT + ("RestartPolicy", "Delay"), **_dur("restart_policy.delay")),
-    Field("restart_policy.max_attempts", TT + ("RestartPolicy", "MaxAttempts"), norm=lambda v: v or 0,
+    Field("restart_policy.delay", (*TT, "RestartPolicy", "Delay"), **_dur("restart_policy.delay")),
+    Field("restart_policy.max_attempts", (*TT, "RestartPolicy", "MaxAttempts"), norm=lambda v: v or 0,
           check=non_negative("restart_policy.max_attempts")),
-    Field("restart_policy.window", TT + ("RestartPolicy", "Window"), **_dur("restart_policy.window")),
-    Field("constraints", TT + ("Placement", "Constraints"), to_api=lambda v, ctx: list(v),
+    Field("restart_policy.window", (*TT, "RestartPolicy", "Window"), **_dur("restart_policy.window")),
+    Field("constraints", (*TT, "Placement", "Constraints"), to_api=lambda v, ctx: list(v),
           norm=_sorted_list, check=_check_constraints),
-    Field("placement_preferences", TT + ("Placement", "Preferences"), to_api=preferences_to_api,
+    Field("placement_preferences", (*TT, "Placement", "Preferences"), to_api=preferences_to_api,
           norm=preferences_norm, check=_check_preferences),
-    Field("max_replicas_per_node", TT + ("Placement", "MaxReplicas"), norm=lambda v: v or 0,
+    Field("max_replicas_per_node", (*TT, "Placement", "MaxReplicas"), norm=lambda v: v or 0,
           check=non_negative("max_replicas_per_node")),
-    Field("networks", TT + ("Networks",), to_api=networks_to_api, norm=networks_norm,
+    Field("networks", (*TT, "Networks"), to_api=networks_to_api, norm=networks_norm,
           check=lambda v: _ref_items(v, "networks", NETWORK_KEYS) and None),
-    Field("force_update", TT + ("ForceUpdate",),
-          to_api=lambda v, ctx: (get_path(ctx.get("current"), TT + ("ForceUpdate",)) or 0) + (1 if v else 0),
+    Field("force_update", (*TT, "ForceUpdate"),
+          to_api=lambda v, ctx: (get_path(ctx.get("current"), (*TT, "ForceUpdate")) or 0) + (1 if v else 0),
           norm=lambda v: v or 0),
     Field("mode", ("Mode",), options=("mode", "replicas", "max_concurrent", "total_completions"),
           to_api=mode_to_api, norm=mode_norm, check=check_mode),

@@ -33,7 +33,8 @@ def test_dnsrr_service_reachable_by_tasks_name_over_overlay(shared_lab):
                                   "endpoint_mode": "dnsrr", "networks": ["wl-net"]})
         ok(lab, "swarm_service", {"name": "wl-client", "image": "swarmops/probe:1", "networks": ["wl-net"],
                                   "constraints": ["node.role==worker"]})
-        assert not ok(lab, "swarm_service", {"name": "wl-api", "networks": ["wl-net"], "endpoint_mode": "dnsrr"}).changed
+        again = ok(lab, "swarm_service", {"name": "wl-api", "networks": ["wl-net"], "endpoint_mode": "dnsrr"})
+        assert not again.changed
         assert lab.docker_json("manager1", "service", "inspect", "wl-api")[0]["Spec"]["EndpointSpec"]["Mode"] == "dnsrr"
 
         def answered():
@@ -82,7 +83,8 @@ def test_secret_and_config_rotation_update_the_service(shared_lab):
         ok(lab, "swarm_config", {"name": "wl-cfg", "data": "colour=red\n"})
 
         spec = {"name": "wl-sec", "image": "swarmops/probe:1", "update_config": {"monitor": "1s"},
-                "secrets": [{"name": "wl-pw", "mode": "0400"}], "configs": [{"name": "wl-cfg", "target": "/etc/app.conf"}]}
+                "secrets": [{"name": "wl-pw", "mode": "0400"}],
+                "configs": [{"name": "wl-cfg", "target": "/etc/app.conf"}]}
         ok(lab, "swarm_service", spec)
         assert in_task(lab, "wl-sec", "cat", "/run/secrets/wl-pw") == "pw-alpha-81"
         assert in_task(lab, "wl-sec", "cat", "/etc/app.conf") == "colour=red\n"

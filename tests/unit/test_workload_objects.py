@@ -21,14 +21,16 @@ COMPOSE = {
     "services": {
         "web": {"image": "swarmops/probe:1", "ports": ["8080:80", {"target": 81, "published": 8081, "mode": "host"}],
                 "deploy": {"replicas": 3, "update_config": {"parallelism": 1, "delay": "5s"},
-                           "placement": {"constraints": ["node.role==worker"], "preferences": [{"spread": "node.labels.z"}]},
+                           "placement": {"constraints": ["node.role==worker"],
+                                         "preferences": [{"spread": "node.labels.z"}]},
                            "resources": {"limits": {"cpus": "0.5", "memory": "64M"}}},
                 "secrets": ["pw", {"source": "ext", "target": "other", "mode": "0400"}],
                 "networks": {"back": {"aliases": ["www"]}}, "environment": ["A=1"], "command": "httpd -f",
                 "volumes": ["data:/data", "/etc/hosts:/h:ro"]},
         "db": {"image": "swarmops/probe:2", "deploy": {"mode": "global"}},
     },
-    "networks": {"back": {"attachable": True, "driver_opts": {"encrypted": ""}, "ipam": {"config": [{"subnet": "10.9.0.0/24"}]}}},
+    "networks": {"back": {"attachable": True, "driver_opts": {"encrypted": ""},
+                          "ipam": {"config": [{"subnet": "10.9.0.0/24"}]}}},
     "secrets": {"pw": {"file": "/etc/pw"}, "ext": {"external": True, "name": "shared_pw"}},
 }
 
@@ -43,7 +45,8 @@ def test_compose_is_namespaced_like_docker_stack():
     assert out["files"] == [("secret", "shop_pw", {"file": "/etc/pw"})]  # external ones are not created
     web = out["services"]["shop_web"]
     assert web["networks"] == [{"name": "shop_back", "aliases": ["www"]}]
-    assert web["secrets"] == [{"name": "shop_pw", "target": "pw"}, {"name": "shared_pw", "target": "other", "mode": 0o400}]
+    assert web["secrets"] == [{"name": "shop_pw", "target": "pw"},
+                              {"name": "shared_pw", "target": "other", "mode": 0o400}]
     assert web["args"] == ["httpd", "-f"] and web["command"] is None
     assert web["mounts"] == [
         {"source": "shop_data", "target": "/data", "type": "volume", "readonly": False},
@@ -165,7 +168,8 @@ def test_repoint_keeps_the_target_file():
         {"SecretID": "other", "SecretName": "x", "File": {"Name": "x"}}]}}}
     moved = V.repoint(spec, "secret", {"id1"}, "id2", "pw.v2")
     refs = moved["TaskTemplate"]["ContainerSpec"]["Secrets"]
-    assert refs[0] == {"SecretID": "id2", "SecretName": "pw.v2", "File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 256}}
+    assert refs[0] == {"SecretID": "id2", "SecretName": "pw.v2",
+                       "File": {"Name": "pw", "UID": "0", "GID": "0", "Mode": 256}}
     assert refs[1]["SecretID"] == "other"
     assert spec["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretID"] == "id1"  # input untouched
     assert V.versions([{"ID": "p", "Spec": {"Name": "pw", "Labels": {}}}, version(1, b"x")[1]], "pw")[0][0] == 0

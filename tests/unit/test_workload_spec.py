@@ -50,7 +50,7 @@ def test_durations(text, ns):
 
 @pytest.mark.parametrize("bad", ["10x", "s", "", "-1s", -1, "1s 2s", True])
 def test_bad_durations_name_the_option(bad):
-    with pytest.raises(S.SpecError, match="update_config.delay"):
+    with pytest.raises(S.SpecError, match=r"update_config\.delay"):
         S.duration_ns(bad, "update_config.delay")
 
 
@@ -61,7 +61,7 @@ def test_sizes(text, n):
 
 
 def test_bad_size_and_cpus():
-    with pytest.raises(S.SpecError, match="limits.memory"):
+    with pytest.raises(S.SpecError, match=r"limits\.memory"):
         S.size_bytes("lots", "limits.memory")
     with pytest.raises(S.SpecError, match="must not be negative"):
         S.nano_cpus("-1", "limits.cpus")
@@ -84,7 +84,8 @@ def test_ports(item, port):
     ("80:abc", "bad port"), ("8080:80/icmp", "protocol must be one of"), ("70000:80", "1-65535"), ("a:b:c", "bad port"),
     ({"target": 80, "mode": "bridge"}, "mode must be one of ingress, host"),
     ({"target": 80, "protocol": "icmp"}, "protocol must be one of tcp, udp, sctp"),
-    ({"target": 80, "publish": 1}, "unknown key"), ({"published": 80}, "target is required"), (["x"], "string or a dict"),
+    ({"target": 80, "publish": 1}, "unknown key"), ({"published": 80}, "target is required"),
+    (["x"], "string or a dict"),
 ])
 def test_bad_ports(item, match):
     with pytest.raises(S.SpecError, match=match):
