@@ -325,7 +325,9 @@ wait:
   returned: when it waited
   type: dict
 status:
-  description: converged, pending, failed, timed_out, removed, absent, unchanged or planned.
+  description: >-
+    converged, unchanged, pending, failed, timed_out, submitted (with wait false), removed, absent,
+    or planned (check mode).
   returned: always
   type: str
 """
