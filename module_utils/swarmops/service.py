@@ -83,8 +83,9 @@ def failing_text(tasks: list[dict], node_names: dict[str, str], limit: int = 5) 
     for t in tasks[:limit]:
         s = task_summary(t, node_names)
         where = f" on {s['node']}" if s["node"] else ""
+        code = f", exit code {s['exit_code']}" if s["state"] in ("complete", "failed") else ""
         parts.append(f"task {s['id'][:12]} (slot {s['slot']}, {s['image']}){where}: {s['state']}: "
-                     f"{s['error'] or s['message']}")
+                     f"{s['error'] or s['message']}{code}")
     more = f" and {len(tasks) - limit} more" if len(tasks) > limit else ""
     return "; ".join(parts) + more
 
@@ -117,7 +118,8 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
         why = ROLLOUT_FAILED[ustate]
         # After a rollback the failing tasks ran the refused spec, not the current one.
         started = update.get("StartedAt") or ""
-        recent = sorted((t for t in tasks if (t.get("Status") or {}).get("State") in FAILED_STATES
+        ended = FAILED_STATES if mode in ("replicated-job", "global-job") else (*FAILED_STATES, "complete")
+        recent = sorted((t for t in tasks if (t.get("Status") or {}).get("State") in ended
                          and (t.get("CreatedAt") or "") >= started),
                         key=lambda t: (t.get("Status") or {}).get("Timestamp") or "", reverse=True)
         data["failed_tasks"] = [task_summary(t, node_names) for t in recent[:10]]
@@ -126,6 +128,12 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
     if ustate in ("updating", "rollback_started"):
         return Progress(False, f"{ustate}: {len(running)} running on the new spec", data=data)
 
+    restart = get_path(template, ("RestartPolicy", "Condition")) or "any"
+    if mode in ("replicated", "global") and mine and not [t for t in live if current(t)] and restart != "any":
+        ended = sorted(mine, key=lambda t: (t.get("Status") or {}).get("Timestamp") or "", reverse=True)
+        return Progress(False, "tasks ended", data=data,
+                        failed=f"the tasks ended and the restart policy (condition: {restart}) does not start "
+                               f"them again: {failing_text(ended, node_names)}")
     if mode == "replicated":
         want = get_path(spec, ("Mode", "Replicated", "Replicas")) or 0
         done = len(running) == want and len(live) == want

@@ -539,13 +539,16 @@ def _list(v: Any) -> list:
 
 
 def _dur(option: str) -> dict:
-    return {"to_api": lambda v, ctx: duration_ns(v, option), "check": _checked(option, duration_ns)}
+    # The engine omits zero durations: absent and 0 are the same value.
+    return {"to_api": lambda v, ctx: duration_ns(v, option), "check": _checked(option, duration_ns),
+            "norm": lambda v: v or 0}
 
 
 def _flow(prefix: str, api: str, actions: tuple[str, ...]) -> list[Field]:
     """update_config / rollback_config: one row per sub-option."""
     return [
-        Field(f"{prefix}.parallelism", (api, "Parallelism"), check=non_negative(f"{prefix}.parallelism")),
+        Field(f"{prefix}.parallelism", (api, "Parallelism"), norm=lambda v: v or 0,
+              check=non_negative(f"{prefix}.parallelism")),
         Field(f"{prefix}.delay", (api, "Delay"), **_dur(f"{prefix}.delay")),
         Field(f"{prefix}.failure_action", (api, "FailureAction"),
               check=one_of(f"{prefix}.failure_action", actions)),
@@ -599,7 +602,8 @@ SERVICE_FIELDS: list[Field] = [
     Field("healthcheck.test", (*CS, "Healthcheck", "Test"), to_api=_healthcheck_test, norm=_list),
     Field("healthcheck.interval", (*CS, "Healthcheck", "Interval"), **_dur("healthcheck.interval")),
     Field("healthcheck.timeout", (*CS, "Healthcheck", "Timeout"), **_dur("healthcheck.timeout")),
-    Field("healthcheck.retries", (*CS, "Healthcheck", "Retries"), check=non_negative("healthcheck.retries")),
+    Field("healthcheck.retries", (*CS, "Healthcheck", "Retries"), norm=lambda v: v or 0,
+          check=non_negative("healthcheck.retries")),
     Field("healthcheck.start_period", (*CS, "Healthcheck", "StartPeriod"), **_dur("healthcheck.start_period")),
     *_resources("limits", "Limits"),
     *_resources("reservations", "Reservations"),

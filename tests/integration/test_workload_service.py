@@ -186,3 +186,44 @@ def test_global_service_follows_a_new_worker(make_lab):
             {t["state"] for t in tasks} == {"running"}
 
     wait_for(three_running, 60, interval=1, what="a global task on the new worker")
+
+
+# Every option at once: after the engine fills in its defaults, a re-run must still be no change.
+EVERYTHING = {
+    "name": "wl-all", "image": "swarmops/probe:1", "replicas": 2,
+    "command": ["/bin/sh", "-c"], "args": "exec httpd -f -p 80 -h /www",
+    "env": {"A": "1", "B": "two"}, "user": "root", "workdir": "/tmp", "hostname": "wl-all-host",
+    "container_labels": {"c": "1"}, "stop_grace_period": "3s",
+    "limits": {"cpus": "0.5", "memory": "64M"}, "reservations": {"cpus": "0.01", "memory": "8M"},
+    "constraints": ["node.role==worker", "node.labels.nope!=x"], "placement_preferences": ["spread=node.labels.zone"],
+    "max_replicas_per_node": 2,
+    "publish": ["18100:80/tcp", {"target": 81, "protocol": "udp", "mode": "host"}],
+    "mounts": [{"source": "wl-all-data", "target": "/data"}, {"type": "tmpfs", "target": "/scratch"},
+               {"type": "bind", "source": "/tmp", "target": "/hosttmp", "readonly": True}],
+    "labels": {"team": "ops"},
+    "healthcheck": {"test": "true", "interval": "5s", "timeout": "2s", "retries": 3, "start_period": "1s"},
+    "restart_policy": {"condition": "on-failure", "delay": "2s", "max_attempts": 3, "window": "10s"},
+    "update_config": {"parallelism": 1, "delay": "1s", "failure_action": "rollback", "monitor": "2s",
+                      "max_failure_ratio": 0.5, "order": "start-first"},
+    "rollback_config": {"parallelism": 0, "delay": "0s", "failure_action": "pause", "monitor": "1s",
+                        "max_failure_ratio": 0, "order": "stop-first"},
+    "wait": False,
+}
+
+
+def test_every_option_is_idempotent_and_diffed_by_field(shared_lab):
+    lab = shared_lab
+    try:
+        assert ok(lab, "swarm_service", EVERYTHING).changed
+        spec = lab.docker_json("manager1", "service", "inspect", "wl-all")[0]["Spec"]
+        assert spec["TaskTemplate"]["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 1024**2}
+        assert spec["UpdateConfig"]["Order"] == "start-first" and spec["TaskTemplate"]["Placement"]["MaxReplicas"] == 2
+        again = ok(lab, "swarm_service", EVERYTHING)
+        assert not again.changed, again["changes"]
+        # one sub-option changed: exactly that field in the diff (check mode: nothing sent)
+        r = ok(lab, "swarm_service", {**EVERYTHING, "restart_policy": {**EVERYTHING["restart_policy"], "delay": "4s"}},
+               "--check")
+        assert r["changes"] == [{"field": "restart_policy.delay", "before": 2_000_000_000, "after": 4_000_000_000}]
+        assert not ok(lab, "swarm_service", EVERYTHING).changed
+    finally:
+        cleanup(lab, services=["wl-all"])

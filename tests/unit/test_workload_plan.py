@@ -207,3 +207,16 @@ def test_latest_versions_picks_the_newest():
 def test_task_summary_names_the_node():
     s = V.task_summary(task("failed", 2, node="n2", err="boom"), NAMES)
     assert s["node"] == "worker2" and s["error"] == "boom" and s["state"] == "failed" and s["slot"] == 2
+
+
+def test_tasks_that_ended_without_restart_fail_the_wait():
+    service = svc(replicas=2)
+    service["Spec"]["TaskTemplate"]["RestartPolicy"] = {"Condition": "on-failure"}
+    template = service["Spec"]["TaskTemplate"]
+    tasks = [task("complete", i, desired="shutdown", spec=template) for i in (1, 2)]
+    for t in tasks:
+        t["Status"]["ContainerStatus"] = {"ExitCode": 0}
+    p = V.assess(service, tasks, NAMES)
+    assert "restart policy (condition: on-failure)" in p.failed and "exit code 0" in p.failed
+    # with the default policy (any) the engine starts new tasks: keep waiting
+    assert not V.assess(svc(replicas=2), [task("complete", 1, desired="shutdown")], NAMES).failed
