@@ -175,6 +175,15 @@ def duration_ns(value: Any, option: str = "duration") -> int:
     return total
 
 
+def duration_text(ns: Any) -> str:
+    """Nanoseconds (or None) -> one canonical text per value, for diffs: 90s, 1500ms, 0s."""
+    ns = int(ns or 0)
+    for unit, size in (("s", NS), ("ms", 1_000_000), ("us", 1_000)):
+        if ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"
+
+
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -539,9 +548,9 @@ def _list(v: Any) -> list:
 
 
 def _dur(option: str) -> dict:
-    # The engine omits zero durations: absent and 0 are the same value.
+    # The engine omits zero durations: absent and 0 are the same value, shown as "0s".
     return {"to_api": lambda v, ctx: duration_ns(v, option), "check": _checked(option, duration_ns),
-            "norm": lambda v: v or 0}
+            "norm": duration_text}
 
 
 def _flow(prefix: str, api: str, actions: tuple[str, ...]) -> list[Field]:

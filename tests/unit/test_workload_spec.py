@@ -122,6 +122,15 @@ def test_image_only_keeps_replicas():
     assert desired["Mode"] == {"Replicated": {"Replicas": 2}}
 
 
+def test_durations_compare_and_show_canonically():
+    assert S.duration_text(90 * S.NS) == "90s" and S.duration_text(1_500_000_000) == "1500ms"
+    assert S.duration_text(None) == "0s" == S.duration_text(0)
+    changes = changes_of(params(update_config={"delay": "1000ms"}))  # the same as the engine's 1s
+    assert changes == []
+    changes = changes_of(params(update_config={"delay": "1m"}))
+    assert changes == [{"field": "update_config.delay", "before": "1s", "after": "60s"}]
+
+
 def test_sub_option_change_reports_the_sub_field():
     p = params(update_config={"parallelism": 2, "delay": "1s"})
     assert changes_of(p) == [{"field": "update_config.parallelism", "before": 1, "after": 2}]
