@@ -189,6 +189,9 @@ def translate(stack: str, compose: Any) -> dict:
             if opts.get("external"):
                 file_names[kind][name] = opts.get("name") or name
                 continue
+            if kind == "secrets" and "content" in opts:
+                raise SpecError(f"secrets.{name}: content would be logged with the compose file; use file (a "
+                                "path on the manager) or external: true with a secret made by swarm_secret")
             if not (opts.get("file") or opts.get("content") is not None):
                 raise SpecError(f"{kind}.{name}: give file (a path on the manager), content, or external: true")
             file_names[kind][name] = opts.get("name") or f"{stack}_{name}"

@@ -12,13 +12,15 @@ COMPOSE = {
     "services": {
         "web": {"image": "swarmops/probe:1", "ports": [{"target": 80, "published": 18095, "mode": "host"}],
                 "deploy": {"replicas": 2, "update_config": {"parallelism": 1, "delay": "1s", "monitor": "1s"}},
-                "secrets": ["token"], "networks": ["back"]},
+                "secrets": ["token"], "configs": [{"source": "settings", "target": "/etc/settings"}],
+                "networks": ["back"]},
         "api": {"image": "swarmops/probe:2", "networks": {"back": {"aliases": ["backend"]}},
                 "deploy": {"endpoint_mode": "dnsrr"}},
         "worker": {"image": "swarmops/probe:1", "environment": {"ROLE": "worker"}},
     },
     "networks": {"back": {"attachable": True}},
-    "secrets": {"token": {"content": "tok-9931"}},
+    "secrets": {"token": {"file": "/root/wls-token"}},
+    "configs": {"settings": {"content": "colour=green\n"}},
 }
 
 
@@ -30,6 +32,7 @@ def stack_objects(lab, kind: str) -> list[str]:
 
 def test_stack_deploy_redeploy_prune_remove(shared_lab):
     lab = shared_lab
+    lab.ssh("manager1", "printf tok-9931 > /root/wls-token")
     try:
         r = ok(lab, "swarm_stack", {"name": "wls", "compose": COMPOSE})
         assert r.changed
@@ -38,6 +41,9 @@ def test_stack_deploy_redeploy_prune_remove(shared_lab):
         assert all(v["status"] == "converged" for v in r["services"].values())
         assert stack_objects(lab, "service") == ["wls_api", "wls_web", "wls_worker"]
         assert stack_objects(lab, "network") == ["wls_back", "wls_default"]
+        assert r["secrets"]["wls_token"]["secret"]["name"] == "wls_token.v1"
+        assert r["configs"]["wls_settings"]["config"]["name"] == "wls_settings.v1"
+        assert stack_objects(lab, "secret") == ["wls_token.v1"]
         web = r["services"]["wls_web"]["service"]
         assert web["stack"] == "wls" and web["replicas_running"] == 2
         for t in web["tasks"]:
@@ -48,12 +54,19 @@ def test_stack_deploy_redeploy_prune_remove(shared_lab):
         assert not r.changed, r["diff"]
         assert {v["action"] for v in r["services"].values()} == {"none"}
 
+        # new config content: a new version, and the service moves to it
+        changed = copy.deepcopy(COMPOSE)
+        changed["configs"]["settings"]["content"] = "colour=blue\n"
+        r = ok(lab, "swarm_stack", {"name": "wls", "compose": changed})
+        assert r["configs"]["wls_settings"]["updated_services"] == ["wls_web"]
+        assert r["services"]["wls_web"]["action"] == "none"  # already moved, nothing left to change
+
         # swarm_service leaves the stack's services alone
         r = run(lab, "swarm_service", {"name": "wls_web", "replicas": 1})
         assert r.failed and "belongs to the stack 'wls'" in r.msg
 
         # a dropped service: check mode predicts the prune, the real run does it
-        smaller = copy.deepcopy(COMPOSE)
+        smaller = copy.deepcopy(changed)
         del smaller["services"]["worker"]
         r = ok(lab, "swarm_stack", {"name": "wls", "compose": smaller}, "--check")
         assert r.changed and "wls_worker" in r["removed"]

@@ -73,6 +73,7 @@ def test_compose_service_params_pass_the_service_validation():
     ({"services": {}}, "at least one service"),
     ({"services": {"a": {"image": "x"}}, "x-extra": {}}, "compose: unsupported key(s) x-extra"),
     ({"services": {"a": {"image": "x"}}, "secrets": {"s": {}}}, "give file"),
+    ({"services": {"a": {"image": "x"}}, "secrets": {"s": {"content": "pw"}}}, "content would be logged"),
 ])
 def test_compose_errors_name_the_key(compose, match):
     with pytest.raises(S.SpecError, match=match.replace("(", r"\(").replace(")", r"\)")):
