@@ -18,7 +18,9 @@ description:
     I(prune), services (and then unused networks) of the stack that the file no longer has are
     removed.
   - Secrets and configs are versioned as by M(swarm_secret); new content moves the services to
-    the new version.
+    the new version. A secret comes from C(file) (a path on the manager) or is C(external)
+    (made by M(swarm_secret), whose data is no_log); inline C(content) is refused for secrets,
+    since it would be logged with the compose file. Configs may use C(file), C(content) or C(external).
   - Supported compose keys - services - image, command, entrypoint, environment, ports, networks,
     secrets, configs, volumes, labels, healthcheck, hostname, user, working_dir,
     stop_grace_period, deploy (mode, replicas, resources, placement, update_config,

@@ -61,6 +61,11 @@ def test_stack_deploy_redeploy_prune_remove(shared_lab):
         assert r["configs"]["wls_settings"]["updated_services"] == ["wls_web"]
         assert r["services"]["wls_web"]["action"] == "none"  # already moved, nothing left to change
 
+        # swarm_service_info sees the stack's services by its name
+        info = ok(lab, "swarm_service_info", {"stack": "wls", "tasks": False})
+        assert [s["name"] for s in info["services"]] == ["wls_api", "wls_web", "wls_worker"]
+        assert all(s["replicas_running"] == s["replicas_desired"] for s in info["services"])
+
         # swarm_service leaves the stack's services alone
         r = run(lab, "swarm_service", {"name": "wls_web", "replicas": 1})
         assert r.failed and "belongs to the stack 'wls'" in r.msg
