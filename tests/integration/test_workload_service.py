@@ -227,3 +227,21 @@ def test_every_option_is_idempotent_and_diffed_by_field(shared_lab):
         assert not ok(lab, "swarm_service", EVERYTHING).changed
     finally:
         cleanup(lab, services=["wl-all"])
+
+
+def test_paused_rollout_fails_then_rolled_back_recovers(shared_lab):
+    lab = shared_lab
+    spec = {"name": "wl-pause", "image": "swarmops/probe:1", "replicas": 2,
+            "update_config": {**FAST, "failure_action": "pause"}}
+    try:
+        ok(lab, "swarm_service", spec)
+        r = run(lab, "swarm_service", {**spec, "image": "swarmops/probe:broken"})
+        assert r.failed and r["status"] == "failed" and "paused" in r.msg and "non-zero exit (1)" in r.msg
+        assert r["service"]["update_status"]["state"] == "paused"
+        assert service_image(lab, "wl-pause") == "swarmops/probe:broken"  # paused, not rolled back
+        r = ok(lab, "swarm_service", {"name": "wl-pause", "state": "rolled_back"})
+        assert r.changed and r["status"] == "converged"
+        assert [t["image"] for t in r["service"]["tasks"]] == ["swarmops/probe:1"] * 2
+        assert {t["state"] for t in r["service"]["tasks"]} == {"running"}
+    finally:
+        cleanup(lab, services=["wl-pause"])
