@@ -332,20 +332,21 @@ status:
   type: str
 """
 
+from typing import Any  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
 from ansible.module_utils.swarmops.service import (  # noqa: E402
     apply,
-    eligible_nodes,
     find_service,
     node_names,
     plan,
-    resolve_refs,
+    plan_context,
     service_facts,
     service_tasks,
     wait_converged,
 )
-from ansible.module_utils.swarmops.spec import diff_text, get_path  # noqa: E402
+from ansible.module_utils.swarmops.spec import diff_text  # noqa: E402
 
 _RES = {"cpus": {"type": "str"}, "memory": {"type": "str"}}
 _FLOW = {
@@ -406,18 +407,7 @@ def main() -> None:
     client = SwarmClient(module)
 
     current = find_service(client, name)
-    ctx: dict = {}
-    if p["state"] == "present":
-        ctx = resolve_refs(client, p)
-        nodes = client.call("listing nodes", client.api.nodes)
-        constraints = p["constraints"]
-        if constraints is None:
-            constraints = get_path(current, ("Spec", "TaskTemplate", "Placement", "Constraints")) or []
-        try:
-            ctx["eligible"] = len(eligible_nodes(nodes, constraints))
-        except ValueError:
-            ctx["eligible"] = None  # a bad constraint: the plan's validation names it
-    the_plan = plan(p, current, ctx)
+    the_plan = plan(p, current, plan_context(client, p, current))
     changes = the_plan["changes"]
     result: dict = {"action": the_plan["action"], "changes": changes, "changed": the_plan["action"] != "none"}
     before, after = diff_text(changes)
@@ -449,20 +439,27 @@ def main() -> None:
                                             expect_rollback=the_plan["action"] in ("rollback", "none"))
     result["wait"] = waited.as_result()
     result["service"] = service_facts(service, tasks, names)
+    problem = outcome(result, waited, name, p["wait_timeout"])
+    if problem:
+        module.fail_json(msg=problem, **result)
+    module.exit_json(**result)
+
+
+def outcome(result: dict, waited: Any, name: str, timeout: int) -> str | None:
+    """Set the result's status from how the wait ended; return the failure message, if any."""
     last = waited.last
     if waited.ok:
         result["status"] = "converged" if result["changed"] else "unchanged"
-        module.exit_json(**result)
+        return None
     if last.failed.startswith("pending"):
         result["status"] = "pending"
         result["pending_reason"] = last.data.get("pending_reason")
-        module.fail_json(msg=f"service {name} is pending: no node can take its tasks: "
-                             f"{last.data.get('pending_reason')}", **result)
+        return f"service {name} is pending: no node can take its tasks: {last.data.get('pending_reason')}"
     if last.failed:
         result["status"] = "failed"
-        module.fail_json(msg=f"service {name}: {last.failed}", **result)
+        return f"service {name}: {last.failed}"
     result["status"] = "timed_out"
-    module.fail_json(msg=f"service {name} did not converge within {p['wait_timeout']}s: {last.summary}", **result)
+    return f"service {name} did not converge within {timeout}s: {last.summary}"
 
 
 if __name__ == "__main__":

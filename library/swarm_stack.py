@@ -111,11 +111,10 @@ from ansible.module_utils.swarmops.compose import translate  # noqa: E402
 from ansible.module_utils.swarmops.service import (  # noqa: E402
     STACK_LABEL,
     apply,
-    eligible_nodes,
     find_service,
     node_names,
     plan,
-    resolve_refs,
+    plan_context,
     service_facts,
     wait_converged,
 )
@@ -202,10 +201,7 @@ class Stack:
         to_wait = []
         for name, params in wanted.items():
             current = find_service(self.client, name)
-            ctx = resolve_refs(self.client, params)
-            constraints = params.get("constraints") or []
-            ctx["eligible"] = len(eligible_nodes(nodes, constraints))
-            the_plan = plan(params, current, ctx, stack=self.stack)
+            the_plan = plan(params, current, plan_context(self.client, params, current, nodes), stack=self.stack)
             entry = {"action": the_plan["action"], "changes": the_plan["changes"]}
             self.result["services"][name] = entry
             if the_plan["error"]:

@@ -18,7 +18,6 @@ from .spec import (
     given,
     mode_of,
     parse_constraint,
-    parse_port,
     validate,
 )
 from .wait import Progress, wait_for
@@ -126,6 +125,12 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
         detail = f"; failing tasks: {failing_text(recent, node_names)}" if recent else ""
         return Progress(False, f"update {ustate}", failed=f"{why} ({update.get('Message', '')}){detail}", data=data)
     if ustate in ("updating", "rollback_started"):
+        # A new task no node can take stalls the update: say why (the wait stops on it).
+        stuck = [t for t in pending if current(t)]
+        if stuck:
+            data["pending_reason"] = (stuck[0].get("Status") or {}).get("Err")
+            return Progress(False, f"{ustate}: {len(running)} running, {len(stuck)} pending: "
+                                   f"{data['pending_reason']}", data=data)
         return Progress(False, f"{ustate}: {len(running)} running on the new spec", data=data)
 
     restart = get_path(template, ("RestartPolicy", "Condition")) or "any"
@@ -209,14 +214,13 @@ def host_port_problem(spec: dict, eligible: int) -> str | None:
     if not fixed:
         return None
     replicas = get_path(spec, ("Mode", "Replicated", "Replicas")) or 0
-    per_node = get_path(spec, ("TaskTemplate", "Placement", "MaxReplicas")) or 0
     if replicas <= eligible:
         return None
     ports = ", ".join(f"{p['PublishedPort']}/{p.get('Protocol', 'tcp')}" for p in fixed)
-    hint = "" if per_node == 1 else " (max_replicas_per_node: 1 makes the extra replicas wait as pending)"
     return (f"{replicas} replicas with the fixed host-mode port(s) {ports} need {replicas} nodes, but only "
-            f"{eligible} eligible node(s) exist: a host-mode port can be bound once per node. Use mode: "
-            f"global, max_replicas_per_node: 1{hint}, a dynamic port (leave published out), or force: true")
+            f"{eligible} eligible node(s) exist: a host-mode port can be bound once per node. Use mode: global "
+            "(one task per node), max_replicas_per_node: 1 (the extra replicas then wait as pending), a dynamic "
+            "port (leave published out), or force: true")
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -286,10 +290,6 @@ def plan(params: dict, current: dict | None, ctx: dict, stack: str | None = None
     return result
 
 
-def parse_ports(values: list) -> list[dict]:
-    return [parse_port(v) for v in values]
-
-
 # --- talking to the engine ------------------------------------------------------------------
 
 def find_service(client: Any, name: str) -> dict | None:
@@ -306,6 +306,23 @@ def node_names(client: Any) -> dict[str, str]:
 
 def service_tasks(client: Any, service_id: str) -> list[dict]:
     return client.call("listing tasks", client.api.tasks, filters={"service": service_id})
+
+
+def plan_context(client: Any, params: dict, current: dict | None, nodes: list[dict] | None = None) -> dict:
+    """What plan() needs from the engine: resolved references and the count of eligible nodes."""
+    if params.get("state", "present") != "present":
+        return {}
+    ctx = resolve_refs(client, params)
+    if nodes is None:
+        nodes = client.call("listing nodes", client.api.nodes)
+    constraints = params.get("constraints")
+    if constraints is None:
+        constraints = get_path(current, ("Spec", "TaskTemplate", "Placement", "Constraints")) or []
+    try:
+        ctx["eligible"] = len(eligible_nodes(nodes, constraints))
+    except SpecError:
+        ctx["eligible"] = None  # a bad constraint: the plan's validation names it
+    return ctx
 
 
 def resolve_refs(client: Any, params: dict) -> dict:

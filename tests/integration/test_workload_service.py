@@ -123,8 +123,16 @@ def test_unplaceable_service_is_reported_pending(shared_lab):
         assert "pending" in r.msg and "scheduling constraints" in r.msg
         assert r["service"]["task_states"] == {"pending": 2}
         assert elapsed < 30, f"pending took {elapsed:.0f}s to report: it waited instead of saying why"
+
+        # an update whose new tasks no node can take stalls the rollout: reported the same way
+        ok(lab, "swarm_service", {"name": "wl-moved", "image": "swarmops/probe:1"})
+        started = time.monotonic()
+        r = run(lab, "swarm_service", {"name": "wl-moved", "constraints": ["node.labels.zone==mars"],
+                                       "wait_timeout": 60})
+        assert r.failed and r["status"] == "pending" and "scheduling constraints" in r.msg
+        assert time.monotonic() - started < 30
     finally:
-        cleanup(lab, services=["wl-nowhere"])
+        cleanup(lab, services=["wl-nowhere", "wl-moved"])
 
 
 def test_bad_specs_fail_clearly_and_change_nothing(shared_lab):

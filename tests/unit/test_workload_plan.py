@@ -220,3 +220,10 @@ def test_tasks_that_ended_without_restart_fail_the_wait():
     assert "restart policy (condition: on-failure)" in p.failed and "exit code 0" in p.failed
     # with the default policy (any) the engine starts new tasks: keep waiting
     assert not V.assess(svc(replicas=2), [task("complete", 1, desired="shutdown")], NAMES).failed
+
+
+def test_an_update_stalled_on_an_unplaceable_task_reports_why():
+    err = "no suitable node (scheduling constraints not satisfied on 3 nodes)"
+    tasks = [task("pending", 1, node="", err=err), task("running", 2, spec=OLD)]
+    p = V.assess(svc(replicas=2, update={"State": "updating"}), tasks, NAMES)
+    assert not p.done and p.data["pending_reason"] == err and "pending" in p.summary
