@@ -94,6 +94,7 @@ from ansible.module_utils.swarmops.network import (  # noqa: E402
     find_network,
     network_facts,
     plan,
+    remove_until_gone,
     services_using,
 )
 from ansible.module_utils.swarmops.spec import diff_text, get_path  # noqa: E402
@@ -144,7 +145,10 @@ def main() -> None:
             result["network"] = network_facts(current)
         module.exit_json(**result)
     if the_plan["action"] in ("remove", "recreate"):
-        client.call(f"removing network {p['name']}", client.api.remove_network, current["Id"])
+        error = remove_until_gone(client, f"removing network {p['name']}",
+                                  lambda: client.api.remove_network(current["Id"]))
+        if error:
+            module.fail_json(msg=error, **result)
     if the_plan["action"] in ("create", "recreate"):
         created = client.call(f"creating network {p['name']}", client.post_json, "/networks/create",
                               data=the_plan["body"])

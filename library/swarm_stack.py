@@ -119,7 +119,6 @@ from ansible.module_utils.swarmops.service import (  # noqa: E402
     wait_converged,
 )
 from ansible.module_utils.swarmops.spec import SpecError, get_path  # noqa: E402
-from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -171,7 +170,7 @@ class Stack:
             if self.check or the_plan["action"] == "none":
                 continue
             if the_plan["action"] == "recreate":
-                self.client.call(f"removing network {name}", self.client.api.remove_network, current["Id"])
+                self.remove(f"removing network {name}", lambda i=current["Id"]: self.client.api.remove_network(i))
             self.client.call(f"creating network {name}", self.client.post_json, "/networks/create",
                              data=the_plan["body"])
 
@@ -230,11 +229,13 @@ class Stack:
             self.result["networks"][n["Name"]] = {"action": "remove", "changes": []}
             self.result["removed"].append(n["Name"])
             if not self.check:
-                self.remove_network(n)
+                self.remove(f"removing network {n['Name']}", lambda i=n["Id"]: self.client.api.remove_network(i))
 
-    def remove_network(self, n: dict) -> None:
-        # The tasks of just-removed services release the network a moment later.
-        self.retry_in_use(f"removing network {n['Name']}", lambda: self.client.api.remove_network(n["Id"]))
+    def remove(self, what: str, fn: Any) -> None:
+        """Remove and wait until gone (tasks of just-removed services release objects late)."""
+        error = net.remove_until_gone(self.client, what, fn)
+        if error:
+            self.fail(error)
 
     def wait(self, ids: list[str]) -> None:
         names = node_names(self.client)
@@ -271,21 +272,7 @@ class Stack:
                 self.result["removed"].append(oname)
                 if not self.check:
                     remover = getattr(self.client.api, f"remove_{kind[:-1]}")
-                    self.retry_in_use(f"removing {kind[:-1]} {oname}", lambda r=remover, i=obj["ID"]: r(i))
-
-    def retry_in_use(self, what: str, fn: Any) -> None:
-        """Retry (bounded) a removal the engine refuses while tasks still hold the object."""
-
-        def probe() -> Progress:
-            try:
-                fn()
-                return Progress(True, "done")
-            except Exception as exc:
-                return Progress(False, str(exc))
-
-        waited = wait_for(probe, timeout=30, interval=0.5, max_interval=2)
-        if not waited.ok:
-            self.fail(f"{what}: {waited.last.summary}")
+                    self.remove(f"removing {kind[:-1]} {oname}", lambda r=remover, i=obj["ID"]: r(i))
 
 
 def main() -> None:

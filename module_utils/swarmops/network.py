@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .client import APIError, NotFound
 from .spec import Field, build, diff, get_path, given
+from .wait import Progress, wait_for
 
 
 def _merge_options(value: dict, ctx: dict) -> dict:
@@ -113,3 +115,24 @@ def services_using(client: Any, net_id: str) -> list[str]:
         if net_id in targets:
             users.append(spec.get("Name"))
     return sorted(users)
+
+
+def remove_until_gone(client: Any, what: str, remove: Any, timeout: float = 30) -> str | None:
+    """Remove an object and wait (bounded) until the engine no longer has it.
+
+    The engine removes a network asynchronously (it stays listed for a moment) and refuses
+    while tasks of just-removed services still hold it: send the removal again until it
+    answers "not found". Returns an error message, or None when gone.
+    """
+
+    def probe() -> Progress:
+        try:
+            remove()
+        except NotFound:
+            return Progress(True, "gone")
+        except APIError as exc:
+            return Progress(False, f"refused: {getattr(exc, 'explanation', None) or exc}")
+        return Progress(False, "removal sent")
+
+    waited = wait_for(probe, timeout=timeout, interval=0.3, max_interval=1.5)
+    return None if waited.ok else f"{what}: still there after {timeout}s ({waited.last.summary})"
