@@ -113,6 +113,7 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
     data = {"update_status": ustate or None, "update_message": update.get("Message", ""),
             "states": state_counts(live), "running": len(running)}
 
+    refused = ""
     if ustate in ROLLOUT_FAILED and not (expect_rollback and ustate == "rollback_completed"):
         why = ROLLOUT_FAILED[ustate]
         # After a rollback the failing tasks ran the refused spec, not the current one.
@@ -123,7 +124,11 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
                         key=lambda t: (t.get("Status") or {}).get("Timestamp") or "", reverse=True)
         data["failed_tasks"] = [task_summary(t, node_names) for t in recent[:10]]
         detail = f"; failing tasks: {failing_text(recent, node_names)}" if recent else ""
-        return Progress(False, f"update {ustate}", failed=f"{why} ({update.get('Message', '')}){detail}", data=data)
+        refused = f"{why} ({update.get('Message', '')}){detail}"
+        if ustate != "rollback_completed" or mode not in ("replicated", "global"):
+            return Progress(False, f"update {ustate}", failed=refused, data=data)
+        # Rolled back: report once the previous spec runs again, so the result shows the
+        # service as it is left (and a timeout still says the rollout was refused).
     if ustate in ("updating", "rollback_started"):
         # A new task no node can take stalls the update: say why (the wait stops on it).
         stuck = [t for t in pending if current(t)]
@@ -157,6 +162,8 @@ def assess(service: dict, tasks: list[dict], node_names: dict[str, str], expect_
         return Progress(want > 0 and len(complete) == want, f"{len(complete)}/{want} nodes complete", data=data)
 
     summary = f"{len(running)}/{want} running"
+    if refused:
+        return Progress(False, f"rolled back, {summary}", failed=refused if done else "", data=data)
     if done:
         return Progress(True, summary, data=data)
     if pending and len(pending) + len(running) >= len(live):

@@ -60,9 +60,10 @@ def test_paused_rollout_fails_naming_the_tasks():
 
 
 def test_failures_before_the_update_started_are_not_blamed():
-    old_failure = task("failed", 2, err="old", created="2026-01-01T00:00:01Z")
+    old_failure = task("failed", 2, desired="shutdown", err="old", created="2026-01-01T00:00:01Z")
+    running = [task("running", i) for i in (1, 2, 3)]
     p = V.assess(svc(update={"State": "rollback_completed", "StartedAt": "2026-01-01T00:00:05Z"}),
-                 [old_failure], NAMES)
+                 [old_failure, *running], NAMES)
     assert p.failed and "old" not in p.failed
 
 
@@ -70,6 +71,9 @@ def test_rollback_completed_is_a_failure_unless_asked_for():
     tasks = [task("running", i) for i in (1, 2, 3)]
     service = svc(update={"State": "rollback_completed", "Message": "rollback completed"})
     assert V.assess(service, tasks, NAMES).failed.startswith("the rollout failed")
+    # reported once the previous spec runs again, not while its tasks still start
+    starting = V.assess(service, [*tasks[:2], task("starting", 3)], NAMES)
+    assert not starting.failed and starting.summary == "rolled back, 2/3 running"
     asked = V.assess(service, tasks, NAMES, expect_rollback=True)
     assert asked.done and not asked.failed
 
