@@ -88,30 +88,25 @@ def test_swarm_ports_answer_members_only(site_lab: Lab):
     assert "9999" not in site_lab.ssh("manager1", "iptables -w -S SWARMOPS-INPUT").stdout
 
 
-def test_load_balancer_fronts_host_mode_ports(site_lab: Lab):
-    site_lab.ssh("manager1", "docker service create -q --detach --name probe --mode global "
-                             "--constraint node.role==worker --env PROBE_NODE='{{.Node.Hostname}}' "
-                             "--publish mode=host,target=80,published=8080 swarmops/probe:1")
-    try:
-        lb = site_lab.hosts["lb1"]
+def test_sample_service_answers_through_the_load_balancer(site_lab: Lab):
+    """The lab inventory's probe service (global on workers, host-mode 8080) behind lb1."""
+    lb = site_lab.hosts["lb1"]
 
-        def pages() -> set[str] | None:
-            seen = set()
-            for _ in range(6):
-                r = subprocess.run(["curl", "-s", "-m", "2", f"http://{lb}:8080/"], capture_output=True, text=True)
-                seen.add(r.stdout.strip())
-            return seen if seen == {"swarmops probe v1 on worker1", "swarmops probe v1 on worker2"} else None
+    def pages() -> set[str] | None:
+        seen = set()
+        for _ in range(6):
+            r = subprocess.run(["curl", "-s", "-m", "2", f"http://{lb}:8080/"], capture_output=True, text=True)
+            seen.add(r.stdout.strip())
+        return seen if seen == {"swarmops probe v1 on worker1", "swarmops probe v1 on worker2"} else None
 
-        assert wait_for(pages, 60, what="both workers' pages through lb1")
-        stats = site_lab.ssh("lb1", "echo 'show servers state probe' | "
-                                    "python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX);"
-                                    "s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.buffer.read());"
-                                    "print(s.makefile().read())\"").stdout
-        assert "manager1" in stats and "worker1" in stats  # every node is a server of the backend
-        stats_page = subprocess.run(["curl", "-sf", "-m", "2", f"http://{lb}:8404/stats"], capture_output=True)
-        assert stats_page.returncode == 0
-    finally:
-        site_lab.ssh("manager1", "docker service rm probe", check=False)
+    assert wait_for(pages, 60, what="both workers' pages through lb1")
+    stats = site_lab.ssh("lb1", "echo 'show servers state probe' | "
+                                "python3 -c \"import socket,sys; s=socket.socket(socket.AF_UNIX);"
+                                "s.connect('/run/haproxy/admin.sock'); s.sendall(sys.stdin.buffer.read());"
+                                "print(s.makefile().read())\"").stdout
+    assert "manager1" in stats and "worker1" in stats  # every node is a server of the backend
+    stats_page = subprocess.run(["curl", "-sf", "-m", "2", f"http://{lb}:8404/stats"], capture_output=True)
+    assert stats_page.returncode == 0
 
 
 def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):

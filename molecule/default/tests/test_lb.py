@@ -14,3 +14,9 @@ def test_every_swarm_node_is_a_backend_server(host, inventory):
     config = host.file("/etc/haproxy/haproxy.cfg").content_string
     for node in inventory.get_hosts("swarm"):
         assert f"server {node} " in config
+
+
+def test_sample_service_answers_through_haproxy(host, inventory):
+    address = inventory.get_variables(host.backend.get_hostname())["ansible_host"]
+    pages = {host.check_output(f"curl -s -m 2 http://{address}:8080/") for _ in range(6)}
+    assert pages == {f"swarmops probe v1 on {w}" for w in inventory.get_hosts("workers")}
