@@ -44,6 +44,28 @@ def firewall_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
     return rules
 
 
+def status_lines(info: dict[str, Any]) -> list[str]:
+    """swarm_info's result as lines of a report a person reads at a glance."""
+    q = info.get("quorum") or {}
+    lines = [
+        f"swarm {(info.get('swarm') or {}).get('id', '?')}  leader {info.get('leader', '?')}  "
+        f"managers reachable {q.get('reachable', '?')}/{q.get('managers', '?')} "
+        f"(quorum {q.get('quorum', '?')}, may still lose {q.get('can_still_lose', '?')})",
+        f"{'NODE':<14}{'ROLE':<9}{'AVAILABILITY':<14}{'STATE':<8}{'ENGINE':<16}LABELS",
+    ]
+    for n in sorted(info.get("nodes") or [], key=lambda n: (n.get("role") != "manager", n.get("hostname", ""))):
+        labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("labels") or {}).items()))
+        lines.append(f"{n.get('hostname', ''):<14}{n.get('role', ''):<9}{n.get('availability', ''):<14}"
+                     f"{n.get('state', ''):<8}{n.get('engine_version', ''):<16}{labels}".rstrip())
+    services = info.get("services") or []
+    if services:
+        lines.append(f"{'SERVICE':<24}{'MODE':<12}RUNNING/DESIRED")
+        for svc in sorted(services, key=lambda s: s.get("name", "")):
+            lines.append(f"{svc.get('name', ''):<24}{svc.get('mode', ''):<12}{svc.get('running')}/{svc.get('desired')}")
+    return lines
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules}
+        return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules,
+                "swarmops_status_lines": status_lines}

@@ -126,6 +126,7 @@ def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab)
         site_lab.cli("heal", "worker2")
     assert run.returncode != 0
     assert recap(run.stdout)["worker2"]["unreachable"] == 1
+    assert "Unreachable or failed: worker2" in run.stdout
     assert "PLAY [Engine]" not in run.stdout  # stopped in preflight, before any change
 
 

@@ -75,3 +75,19 @@ def test_chain_plan_reports_exact_differences():
 def test_restore_text_declares_and_fills_the_chain():
     text = iptables_chain.restore_text("filter", "X", ["-p esp -j DROP"])
     assert text == "*filter\n:X - [0:0]\n-A X -p esp -j DROP\nCOMMIT\n"
+
+
+def test_status_lines_report_quorum_nodes_and_services():
+    from plugins.filter.swarmops import status_lines
+
+    info = {"swarm": {"id": "abc"}, "leader": "manager1",
+            "quorum": {"reachable": 3, "managers": 3, "quorum": 2, "can_still_lose": 1},
+            "nodes": [{"hostname": "worker1", "role": "worker", "availability": "active", "state": "ready",
+                       "engine_version": "20.10.24", "labels": {"zone": "a"}},
+                      {"hostname": "manager1", "role": "manager", "availability": "active", "state": "ready",
+                       "engine_version": "20.10.24", "labels": {}}],
+            "services": [{"name": "probe", "mode": "global", "running": 2, "desired": 2}]}
+    lines = status_lines(info)
+    assert lines[0] == "swarm abc  leader manager1  managers reachable 3/3 (quorum 2, may still lose 1)"
+    assert lines[2].startswith("manager1") and lines[3].startswith("worker1") and lines[3].endswith("zone=a")
+    assert lines[-1].split() == ["probe", "global", "2/2"]
