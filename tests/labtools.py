@@ -90,24 +90,15 @@ class Lab:
         return self.state_dir / "id_ed25519"
 
     # Hosts ----------------------------------------------------------------------------------
+    def ssh_argv(self, host: str, command: str) -> list[str]:
+        """The ssh command line that runs `command` as root on a lab host."""
+        options = ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR",
+                   "BatchMode=yes", "ConnectTimeout=5"]
+        return ["ssh", "-i", str(self.key), *[a for o in options for a in ("-o", o)],
+                f"root@{self.hosts[host]}", command]
+
     def ssh(self, host: str, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        argv = [
-            "ssh",
-            "-i",
-            str(self.key),
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            f"root@{self.hosts[host]}",
-            command,
-        ]
+        argv = self.ssh_argv(host, command)
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{host}: {command!r} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -182,19 +173,7 @@ class Lab:
             self.ssh(m, f"docker swarm join --advertise-addr {self.hosts[m]} --token {mtoken} {addr}:2377")
         joins = [
             subprocess.Popen(
-                [
-                    "ssh",
-                    "-i",
-                    str(self.key),
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "LogLevel=ERROR",
-                    f"root@{self.hosts[w]}",
-                    f"docker swarm join --advertise-addr {self.hosts[w]} --token {wtoken} {addr}:2377",
-                ],
+                self.ssh_argv(w, f"docker swarm join --advertise-addr {self.hosts[w]} --token {wtoken} {addr}:2377"),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
