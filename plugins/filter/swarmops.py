@@ -65,7 +65,14 @@ def status_lines(info: dict[str, Any]) -> list[str]:
     return lines
 
 
+def degraded_services(services: list[dict[str, Any]]) -> list[str]:
+    """Services running fewer tasks than desired, as "name running/desired" (swarm_info's services)."""
+    return [f"{s.get('name')} {s.get('running') or 0}/{s.get('desired')}"
+            for s in services or []
+            if s.get("desired") is not None and (s.get("running") or 0) < s["desired"]]
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules,
-                "swarmops_status_lines": status_lines}
+                "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services}

@@ -91,3 +91,16 @@ def test_status_lines_report_quorum_nodes_and_services():
     assert lines[0] == "swarm abc  leader manager1  managers reachable 3/3 (quorum 2, may still lose 1)"
     assert lines[2].startswith("manager1") and lines[3].startswith("worker1") and lines[3].endswith("zone=a")
     assert lines[-1].split() == ["probe", "global", "2/2"]
+
+
+def test_degraded_services_names_only_those_short_of_desired():
+    from plugins.filter.swarmops import degraded_services
+
+    services = [
+        {"name": "web", "mode": "replicated", "desired": 3, "running": 3},
+        {"name": "api", "mode": "replicated", "desired": 3, "running": 1},
+        {"name": "probe", "mode": "global", "desired": 2, "running": None},
+        {"name": "job", "mode": "replicated-job", "desired": None, "running": 0},
+    ]
+    assert degraded_services(services) == ["api 1/3", "probe 0/2"]
+    assert degraded_services([]) == []
