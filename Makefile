@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 APT_PACKAGES := docker.io iptables iproute2 busybox-static openssh-server openssh-client \
-	python3 python3-venv python3-docker curl util-linux procps haproxy
+	python3 python3-venv python3-docker curl util-linux procps haproxy nftables ufw
 LAB ?= swarmops
 
 .PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration molecule bench clean

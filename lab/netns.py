@@ -4,7 +4,7 @@ A host has its own network namespace (an address on the lab bridge, no default r
 own UTS namespace (hostname) and its own mount namespace, in which the paths that make a
 server itself are bind mounts of the host's folder under the lab's state directory:
 
-    /etc/docker /etc/ssh /etc/iptables /etc/hostname /etc/hosts /root/.ssh /run /tmp
+    /etc/docker /etc/ssh /etc/iptables /etc/swarmops /etc/ufw /etc/hostname /etc/hosts /root/.ssh /run /tmp
     /var/lib/docker /var/lib/containerd /var/log
     /etc/init.d/docker, /etc/default/docker (the lab's copies, see below)
 
@@ -52,6 +52,8 @@ BOUND_DIRS = {
     "/etc/haproxy": "etc-haproxy",
     "/var/lib/haproxy": "var-lib-haproxy",
     "/etc/iptables": "etc-iptables",
+    "/etc/swarmops": "etc-swarmops",
+    "/etc/ufw": "etc-ufw",
     "/root/.ssh": "root-ssh",
     "/run": "run",
     "/tmp": "tmp",
@@ -60,7 +62,7 @@ BOUND_DIRS = {
     "/var/log": "var-log",
 }
 # Host folders that start as a copy of the machine's (configuration a package installed).
-SEEDED_DIRS = {"/etc/ssh": ("ssh_host_*",), "/etc/haproxy": ()}
+SEEDED_DIRS = {"/etc/ssh": ("ssh_host_*",), "/etc/haproxy": (), "/etc/ufw": ()}
 BOUND_FILES = {
     "/etc/hostname": "hostname",
     "/etc/hosts": "hosts",

@@ -62,10 +62,16 @@ def _clean(d: Any) -> Any:
     return d
 
 
+# Left out of the comparison: Runtime (a task's own), and Placement, because swarm keeps a
+# task whose node still satisfies changed constraints, with its old spec, instead of
+# replacing it (a task on a node that no longer fits is replaced and ends).
+_NOT_COMPARED = ("Runtime", "Placement")
+
+
 def on_spec(task: dict, template: dict) -> bool:
     """Does the task run the service's current task template?"""
-    want = {k: v for k, v in (template or {}).items() if k != "Runtime"}
-    have = {k: v for k, v in (task.get("Spec") or {}).items() if k != "Runtime"}
+    want = {k: v for k, v in (template or {}).items() if k not in _NOT_COMPARED}
+    have = {k: v for k, v in (task.get("Spec") or {}).items() if k not in _NOT_COMPARED}
     return _clean(want) == _clean(have)
 
 

@@ -17,30 +17,69 @@ def _canonical_net(cidr: str) -> str:
     return str(net)  # iptables -S prints a host as a.b.c.d/32
 
 
-def firewall_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
-                   published: list[dict[str, Any]] | None = None) -> list[str]:
-    """The swarm chain's rules, written as `iptables -S` prints them.
-
-    Published ports are accepted from anywhere first; then each swarm port (and ESP) is
-    accepted from each cluster network; then the same ports are dropped from anywhere else.
-    """
+def firewall_plan(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+                  published: list[dict[str, Any]] | None = None) -> list[tuple[str | None, str, int | None, str]]:
+    """The swarm firewall as data, one (source network or None, protocol, port or None, action)
+    per rule, in order: published ports accepted from anywhere; each swarm port (and ESP) accepted
+    from each cluster network; the same dropped from anywhere else. Both backends render this."""
     proto_ports = [(str(p).lower(), int(n)) for p, n in ports]
     for proto, port in proto_ports:
         if proto not in ("tcp", "udp") or not 0 < port < 65536:
             raise ValueError(f"bad swarm port {proto}/{port}: protocol tcp or udp, port 1-65535")
-    rules = []
+    plan: list[tuple[str | None, str, int | None, str]] = []
     for item in published or []:
         proto, port = str(item.get("protocol", "tcp")).lower(), int(item["port"])
         if proto not in ("tcp", "udp") or not 0 < port < 65536:
             raise ValueError(f"swarm_firewall_published_ports: bad entry {item}: protocol tcp|udp, port 1-65535")
-        rules.append(f"-p {proto} -m {proto} --dport {port} -j ACCEPT")
-    nets = [_canonical_net(c) for c in cidrs]
-    for net in nets:
-        rules += [f"-s {net} -p {proto} -m {proto} --dport {port} -j ACCEPT" for proto, port in proto_ports]
+        plan.append((None, proto, port, "accept"))
+    for net in (_canonical_net(c) for c in cidrs):
+        plan += [(net, proto, port, "accept") for proto, port in proto_ports]
         if esp:
-            rules.append(f"-s {net} -p esp -j ACCEPT")
-    rules += [f"-p {proto} -m {proto} --dport {port} -j DROP" for proto, port in proto_ports]
-    rules.append("-p esp -j DROP")
+            plan.append((net, "esp", None, "accept"))
+    plan += [(None, proto, port, "drop") for proto, port in proto_ports]
+    plan.append((None, "esp", None, "drop"))
+    return plan
+
+
+def firewall_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+                   published: list[dict[str, Any]] | None = None) -> list[str]:
+    """The swarm chain's rules for iptables, written as `iptables -S` prints them."""
+    rules = []
+    for net, proto, port, action in firewall_plan(cidrs, ports, esp, published):
+        source = f"-s {net} " if net else ""
+        match = f"-p {proto} -m {proto} --dport {port} " if port is not None else f"-p {proto} "
+        rules.append(f"{source}{match}-j {action.upper()}")
+    return rules
+
+
+def nft_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+              published: list[dict[str, Any]] | None = None) -> list[str]:
+    """The same rules as nft statements for the nftables backend's table."""
+    rules = []
+    for net, proto, port, action in firewall_plan(cidrs, ports, esp, published):
+        source = ""
+        if net:
+            source = f"{'ip6' if ':' in net else 'ip'} saddr {net} "
+        match = f"{proto} dport {port} " if port is not None else f"meta l4proto {proto} "
+        rules.append(f"{source}{match}{action}")
+    return rules
+
+
+def ufw_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+              published: list[dict[str, Any]] | None = None) -> list[str]:
+    """The same rules for the ufw backend, as `ufw show added` prints them (hosts without /32)."""
+    rules = []
+    for net, proto, port, action in firewall_plan(cidrs, ports, esp, published):
+        verb = "allow" if action == "accept" else "deny"
+        host = net.removesuffix("/32").removesuffix("/128") if net else None
+        if host and port is not None:
+            rules.append(f"{verb} from {host} to any port {port} proto {proto}")
+        elif host:
+            rules.append(f"{verb} from {host} proto {proto}")
+        elif port is not None:
+            rules.append(f"{verb} {port}/{proto}")
+        else:
+            rules.append(f"{verb} to any proto {proto}")
     return rules
 
 
@@ -75,4 +114,5 @@ def degraded_services(services: list[dict[str, Any]]) -> list[str]:
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules,
+                "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services}

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from labtools import Lab, recap, total_changed, wait_for
+from labtools import REPO, Lab, recap, total_changed, wait_for
 
 SWARM = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
@@ -138,3 +138,149 @@ def test_preflight_refuses_a_host_in_two_roles(site_lab: Lab, tmp_path):
     assert run.returncode != 0
     assert "in both managers and workers: manager1" in run.stdout
     assert "PLAY [Engine]" not in run.stdout
+
+
+def _playbook_with_inventory(lab: Lab, inventory, *args: str) -> subprocess.CompletedProcess:
+    """site.yml with only the given inventory (lab.playbook always adds the lab's own)."""
+    return subprocess.run(["ansible-playbook", "-i", str(inventory), "site.yml", *args],
+                          cwd=REPO, capture_output=True, text=True, env=lab.ansible_env(), timeout=900)
+
+
+def _inventory_moving(lab: Lab, host: str, source: str, target: str, name: str):
+    """A copy of the lab's inventory (beside it, so its group_vars apply) with host moved."""
+    import yaml
+
+    data = yaml.safe_load(lab.inventory.read_text())
+    groups = data["all"]["children"]["swarm"]["children"]
+    groups[target].setdefault("hosts", {})[host] = groups[source]["hosts"].pop(host)
+    path = lab.inventory.parent / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_roles_follow_the_inventory_groups(site_lab: Lab):
+    demoted = _inventory_moving(site_lab, "manager3", "managers", "workers", "hosts-demote.yml")
+    try:
+        run = _playbook_with_inventory(site_lab, demoted, "--tags", "cluster")
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert total_changed(run.stdout) == 1
+        assert site_lab.nodes()["manager3"]["manager"] == ""
+        again = _playbook_with_inventory(site_lab, demoted, "--tags", "cluster")
+        assert total_changed(again.stdout) == 0, again.stdout[-3000:]
+    finally:
+        demoted.unlink()
+    # Back in the managers group: promoted again, and then nothing left to do.
+    run = site_lab.playbook("site.yml", "--tags", "cluster")
+    assert total_changed(run.stdout) == 1
+    assert site_lab.nodes()["manager3"]["manager"] == "Reachable"
+    assert total_changed(site_lab.playbook("site.yml").stdout) == 0
+
+
+def test_a_host_in_another_swarm_is_refused_and_left_alone(site_lab: Lab):
+    addr = site_lab.hosts["worker2"]
+    site_lab.ssh("worker2", f"docker swarm leave --force && docker swarm init --advertise-addr {addr}")
+    try:
+        before = _engine_state(site_lab)
+        foreign_id = site_lab.ssh("worker2", "docker info --format '{{.Swarm.Cluster.ID}}'").stdout.strip()
+        run = site_lab.playbook("site.yml", check=False)
+        assert run.returncode != 0
+        assert "worker2 is already in another swarm" in run.stdout
+        assert "Nothing was changed" in run.stdout
+        assert _engine_state(site_lab) == before
+        assert site_lab.ssh("worker2", "docker info --format '{{.Swarm.Cluster.ID}}'").stdout.strip() == foreign_id
+    finally:
+        # Put worker2 back: out of its own swarm, its stale node entry removed, joined again.
+        site_lab.ssh("worker2", "docker swarm leave --force", check=False)
+        stale = site_lab.ssh("manager1", "docker node ls -q --filter name=worker2").stdout.split()
+        wait_for(lambda: "Down" in site_lab.ssh("manager1", "docker node ls --filter name=worker2").stdout,
+                 timeout=60, what="worker2 seen down")
+        for node_id in stale:
+            site_lab.ssh("manager1", f"docker node rm --force {node_id}", check=False)
+        site_lab.playbook("site.yml")
+    assert site_lab.nodes()["worker2"]["status"] == "Ready"
+    assert total_changed(site_lab.playbook("site.yml").stdout) == 0
+
+
+def test_availability_from_the_inventory(site_lab: Lab):
+    extra = '{"swarm_node_availability": "drain"}'
+    run = site_lab.playbook("site.yml", "--tags", "cluster", "--limit", "manager1,manager2,manager3,worker1",
+                            "-e", extra)
+    # -e applies to every host in the play: all four drained; worker2 keeps the services.
+    assert total_changed(run.stdout) == 4
+    nodes = site_lab.nodes()
+    assert [h for h, n in nodes.items() if n["availability"] == "Drain"] == ["manager1", "manager2", "manager3",
+                                                                             "worker1"]
+    back = site_lab.playbook("site.yml", "--tags", "cluster", "-e", '{"swarm_node_availability": "active"}')
+    assert total_changed(back.stdout) == 4
+    assert total_changed(site_lab.playbook("site.yml").stdout) == 0
+
+
+def test_nftables_backend_is_exact_and_replaces_the_iptables_chain(site_lab: Lab):
+    nft = '{"swarm_firewall_backend": "nftables"}'
+    first = site_lab.playbook("site.yml", "--tags", "firewall", "-e", nft)
+    assert total_changed(first.stdout) > 0
+    try:
+        # The iptables chain is gone and the table holds the same policy.
+        assert "SWARMOPS-INPUT" not in site_lab.ssh("manager1", "iptables -w -S INPUT").stdout
+        assert "tcp dport 2377 drop" in site_lab.ssh("manager1", "nft list table inet swarmops").stdout
+        assert _can_connect(site_lab, "worker1", "manager1", 2377)
+        assert not _can_connect(site_lab, "outsider1", "manager1", 2377)
+        assert not _can_connect(site_lab, "outsider1", "worker2", 7946)
+        assert total_changed(site_lab.playbook("site.yml", "--tags", "firewall", "-e", nft).stdout) == 0
+        # A rule added by hand is found and removed.
+        site_lab.ssh("worker2", "nft add rule inet swarmops swarmops tcp dport 9999 drop")
+        again = site_lab.playbook("site.yml", "--tags", "firewall", "-e", nft)
+        assert recap(again.stdout)["worker2"]["changed"] == 1
+        assert "9999" not in site_lab.ssh("worker2", "nft list table inet swarmops").stdout
+    finally:
+        back = site_lab.playbook("site.yml", "--tags", "firewall")
+    assert total_changed(back.stdout) > 0
+    assert site_lab.ssh("manager1", "nft list table inet swarmops", check=False).returncode != 0
+    assert not _can_connect(site_lab, "outsider1", "manager1", 2377)
+    assert total_changed(site_lab.playbook("site.yml").stdout) == 0
+
+
+def test_sample_stack_follows_its_templated_compose_file(site_lab: Lab):
+    def replicas() -> str:
+        out = site_lab.ssh("manager1", "docker service ls --filter name=demo_web --format '{{.Replicas}}'")
+        return out.stdout.strip()
+
+    assert replicas() == "2/2"
+    three = ('{"swarm_services_stacks": [{"name": "demo", "template": "demo-stack.yml.j2", "prune": true,'
+             ' "vars": {"replicas": 3, "version": "1"}}]}')
+    run = site_lab.playbook("site.yml", "--tags", "services", "-e", three)
+    assert total_changed(run.stdout) == 1
+    assert replicas() == "3/3"  # the role waits for convergence
+    site_lab.playbook("site.yml", "--tags", "services")
+    assert replicas() == "2/2"
+
+
+def test_ufw_backend_keeps_its_tagged_rules_exact(site_lab: Lab):
+    members = ",".join(SWARM)
+    ufw = '{"swarm_firewall_backend": "ufw"}'
+    for host in SWARM:  # ufw on, allowing by default, so only its swarm rules decide
+        site_lab.ssh(host, "ufw default allow incoming && ufw --force enable")
+    try:
+        first = site_lab.playbook("site.yml", "--tags", "firewall", "--limit", members, "-e", ufw)
+        assert total_changed(first.stdout) > 0
+        assert "SWARMOPS-INPUT" not in site_lab.ssh("manager1", "iptables -w -S INPUT").stdout
+        added = site_lab.ssh("manager1", "ufw show added").stdout
+        assert f"ufw allow from {site_lab.hosts['worker1']} to any port 2377 proto tcp comment 'swarmops'" in added
+        assert _can_connect(site_lab, "worker1", "manager1", 2377)
+        assert not _can_connect(site_lab, "outsider1", "manager1", 2377)
+        assert not _can_connect(site_lab, "outsider1", "worker2", 7946)
+        assert total_changed(site_lab.playbook("site.yml", "--tags", "firewall", "-e", ufw).stdout) == 0
+        # A tagged rule added by hand goes; the host's own rules stay.
+        site_lab.ssh("worker2", "ufw allow 9999/tcp comment swarmops && ufw allow 2222/tcp")
+        again = site_lab.playbook("site.yml", "--tags", "firewall", "-e", ufw)
+        assert recap(again.stdout)["worker2"]["changed"] == 1
+        added = site_lab.ssh("worker2", "ufw show added").stdout
+        assert "9999" not in added and "ufw allow 2222/tcp" in added
+    finally:
+        back = site_lab.playbook("site.yml", "--tags", "firewall")
+        for host in SWARM:
+            site_lab.ssh(host, "ufw --force disable && ufw --force reset", check=False)
+    assert total_changed(back.stdout) > 0
+    assert "swarmops" not in site_lab.ssh("manager1", "ufw show added").stdout
+    assert not _can_connect(site_lab, "outsider1", "manager1", 2377)
+    assert total_changed(site_lab.playbook("site.yml").stdout) == 0

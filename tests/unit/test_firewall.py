@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from plugins.filter.swarmops import firewall_rules, in_networks
+from plugins.filter.swarmops import firewall_rules, in_networks, nft_rules
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
 iptables_chain = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(iptables_chain)
+spec = importlib.util.spec_from_file_location("nft_table", REPO / "library" / "nft_table.py")
+nft_table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(nft_table)
 
 NODE = [["tcp", 7946], ["udp", 7946], ["udp", 4789]]
 
@@ -104,3 +107,73 @@ def test_degraded_services_names_only_those_short_of_desired():
     ]
     assert degraded_services(services) == ["api 1/3", "probe 0/2"]
     assert degraded_services([]) == []
+
+
+def test_nft_rules_say_what_the_iptables_rules_say():
+    rules = nft_rules(["10.0.0.5", "fd00::/64"], [["tcp", 2377], ["udp", 4789]], esp=True,
+                      published=[{"port": 8080}])
+    assert rules == [
+        "tcp dport 8080 accept",
+        "ip saddr 10.0.0.5/32 tcp dport 2377 accept",
+        "ip saddr 10.0.0.5/32 udp dport 4789 accept",
+        "ip saddr 10.0.0.5/32 meta l4proto esp accept",
+        "ip6 saddr fd00::/64 tcp dport 2377 accept",
+        "ip6 saddr fd00::/64 udp dport 4789 accept",
+        "ip6 saddr fd00::/64 meta l4proto esp accept",
+        "tcp dport 2377 drop",
+        "udp dport 4789 drop",
+        "meta l4proto esp drop",
+    ]
+    # One rule model, two renderings: the same count and order of accepts and drops.
+    assert [r.split()[-1] for r in rules] == [
+        r.split()[-1].lower() for r in firewall_rules(["10.0.0.5", "fd00::/64"], [["tcp", 2377], ["udp", 4789]],
+                                                      esp=True, published=[{"port": 8080}])]
+
+
+def test_nft_script_replaces_the_table_in_one_transaction():
+    text = nft_table.script("inet", "swarmops", "input", -10, ["tcp dport 2377 drop"])
+    lines = text.splitlines()
+    assert lines[:3] == ["table inet swarmops", "delete table inet swarmops", "table inet swarmops {"]
+    assert "type filter hook input priority -10; policy accept;" in text
+    assert "\t\ttcp dport 2377 drop" in lines
+
+
+@pytest.mark.parametrize("saved,live,recorded,reason", [
+    ("W", "L", "L", ""),
+    ("W", None, "L", "the table does not exist"),
+    ("old", "L", "L", "the wanted rules differ from the saved ones"),
+    (None, "L", None, "the wanted rules differ from the saved ones"),
+    ("W", "L", None, "no record of the last apply"),
+    ("W", "L2", "L", "the live table was changed outside swarmops"),
+])
+def test_nft_table_rewrites_only_on_a_reason(saved, live, recorded, reason):
+    assert nft_table.rewrite_reason("W", saved, live, recorded) == reason
+
+
+def test_ufw_rules_are_written_as_ufw_shows_them():
+    from plugins.filter.swarmops import ufw_rules
+
+    rules = ufw_rules(["10.0.0.5", "10.1.0.0/16"], [["tcp", 2377]], esp=True, published=[{"port": 8080}])
+    assert rules == [
+        "allow 8080/tcp",
+        "allow from 10.0.0.5 to any port 2377 proto tcp",
+        "allow from 10.0.0.5 proto esp",
+        "allow from 10.1.0.0/16 to any port 2377 proto tcp",
+        "allow from 10.1.0.0/16 proto esp",
+        "deny 2377/tcp",
+        "deny to any proto esp",
+    ]
+
+
+def test_ufw_show_added_parsing_keeps_only_the_tagged_rules():
+    spec = importlib.util.spec_from_file_location("ufw_rules", REPO / "library" / "ufw_rules.py")
+    ufw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ufw)
+    out = ("Added user rules (see 'ufw status' for running firewall):\n"
+           "ufw allow 22/tcp\n"
+           "ufw allow from 10.0.0.5 to any port 2377 proto tcp comment 'swarmops'\n"
+           "ufw deny 2377/tcp comment 'swarmops-old'\n"
+           "ufw deny to any proto esp comment 'swarmops'\n")
+    assert ufw.parse_added(out, "swarmops") == ["allow from 10.0.0.5 to any port 2377 proto tcp",
+                                                "deny to any proto esp"]
+    assert ufw.parse_added("Skipping adding existing rule\n", "swarmops") == []

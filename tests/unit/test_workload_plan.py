@@ -46,6 +46,15 @@ def test_old_spec_tasks_are_not_converged():
     assert not V.assess(svc(), tasks, NAMES).done
 
 
+def test_tasks_kept_after_a_placement_only_change_count_as_current():
+    # Swarm keeps a task whose node still fits new constraints, with its old spec.
+    service = svc(replicas=2)
+    service["Spec"]["TaskTemplate"]["Placement"] = {}
+    before = {**TEMPLATE, "Placement": {"Constraints": ["node.role == worker"]}}
+    tasks = [task("running", i, spec=before) for i in (1, 2)]
+    assert V.assess(service, tasks, NAMES).done
+
+
 def test_updating_waits():
     p = V.assess(svc(update={"State": "updating"}), [task("running", 1)], NAMES)
     assert not p.done and not p.failed and p.summary.startswith("updating")
