@@ -61,8 +61,6 @@ def test_a_failing_work_file_puts_the_node_back_and_says_so(tmp_path):
             "worker1 was put back to active and is back in the load balancers.") in " ".join(run.output.split())
     nodes = lab("ssh", "manager1", "docker", "node", "ls", "--format", "'{{.Hostname}} {{.Availability}}'")
     assert "worker1 Active" in nodes, nodes
-    # Put back means site.yml has nothing to change either.
-    assert sum(r["changed"] for r in playbook("site.yml").recap.values()) == 0
 
 
 def test_a_drain_that_would_empty_a_service_is_refused_before_anything_changes():
