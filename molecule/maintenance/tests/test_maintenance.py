@@ -38,8 +38,9 @@ def test_maintenance_of_every_node_drops_no_request(tmp_path):
         print(f"  failed at {failure['at']} s: {failure['error']}")
     assert run.rc == 0, run.tail()
     for node in ("manager1", "manager2", "manager3", "worker1", "worker2"):
-        assert "Drain the node and wait until its tasks run elsewhere" in run.changed_tasks.get(node, []), node
-        assert "Activate the node" in run.changed_tasks.get(node, []), node
+        done = run.changed_tasks.get(node, [])
+        assert "swarm_maintenance : Drain the node and wait until its tasks run elsewhere" in done, (node, done)
+        assert "swarm_maintenance : Activate the node" in done, (node, done)
     assert summary["requests"] > 100 and summary["stopped_by"] == "stop file", summary
     assert summary["failed"] == 0, summary["failures"]
     assert set(summary["served_by"]) == {"worker1", "worker2"}, summary["served_by"]
