@@ -68,11 +68,11 @@ integration: deps
 test: deps
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15
-	molecule test
+	molecule test --all
 	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
 
 molecule: deps
-	molecule test
+	molecule test --all
 
 bench: deps
 	$(PY) -m bench

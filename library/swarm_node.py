@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.swarmops.availability import drain_refusal, service_names
 from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
 from ansible.module_utils.swarmops.cluster import (
     find_node,
@@ -65,6 +66,12 @@ options:
     description: Label keys to remove (with C(labels_state=merge)).
     type: list
     elements: str
+  min_available:
+    description:
+      - With C(availability=drain), refuse (nothing changed) when no other node is ready and
+        active, or when a service with a task running on the node has fewer than this many tasks
+        running on other nodes. Omit for no such guard; I(force=true) overrides it.
+    type: int
   wait:
     description: After C(availability=drain), wait until the node's tasks have moved.
     type: bool
@@ -127,7 +134,8 @@ quorum:
 drain:
   description: >-
     How the drain wait went - waited (seconds), polls, progress (distinct summaries in order),
-    timed_out, tasks_on_node, replicas_elsewhere, replicas_wanted.
+    timed_out, tasks_on_node, replicas_elsewhere, replicas_wanted, and services_moved (the
+    replicated services that had tasks on the node, by name: swarm does not move them back).
   returned: when a drain was waited for
   type: dict
 node:
@@ -143,9 +151,9 @@ def node_view(node: dict) -> dict:
             "labels": spec.get("Labels") or {}, "state": (node.get("Status") or {}).get("State")}
 
 
-def replicated_services(client) -> dict[str, int]:
+def replicated_services(services: list[dict]) -> dict[str, int]:
     out = {}
-    for s in client.call("list services", client.api.services):
+    for s in services:
         mode = (s.get("Spec") or {}).get("Mode") or {}
         if "Replicated" in mode:
             out[s["ID"]] = int(mode["Replicated"].get("Replicas", 1))
@@ -153,7 +161,8 @@ def replicated_services(client) -> dict[str, int]:
 
 
 def wait_drained(module, client, node_id: str) -> dict:
-    replicated = replicated_services(client)
+    services = client.call("list services", client.api.services)
+    replicated = replicated_services(services)
     affected: set[str] = set()
     api = client.api
 
@@ -164,7 +173,15 @@ def wait_drained(module, client, node_id: str) -> dict:
         return Progress(done, summary, data=data)
 
     waited = wait_for(probe, timeout=module.params["wait_timeout"], interval=0.1, max_interval=0.25)
-    return {**waited.as_result(), **waited.last.data, "ok": waited.ok}
+    names = service_names(services)
+    return {**waited.as_result(), **waited.last.data, "ok": waited.ok,
+            "services_moved": sorted(names.get(s, s) for s in affected)}
+
+
+def availability_refusal(client, node_id: str, nodes: list[dict], min_available: int) -> str:
+    services = client.call("list services", client.api.services)
+    running = client.call("list running tasks", client.api.tasks, filters={"desired-state": "running"})
+    return drain_refusal(node_id, nodes, services, running, min_available)
 
 
 def main():
@@ -180,12 +197,15 @@ def main():
             wait={"type": "bool", "default": True},
             wait_timeout={"type": "int", "default": 300},
             force={"type": "bool", "default": False},
+            min_available={"type": "int"},
         ),
         supports_check_mode=True,
     )
     p = module.params
     if p["labels_absent"] and p["labels_state"] == "replace":
         module.fail_json(msg="labels_absent is only allowed with labels_state=merge (allowed: merge, replace)")
+    if p["min_available"] is not None and (p["min_available"] < 0 or p["availability"] != "drain"):
+        module.fail_json(msg="min_available: a number of tasks, 0 or more, given with availability=drain")
     if p["state"] == "absent" and any(p[k] is not None for k in ("availability", "role", "labels")):
         module.fail_json(msg="state=absent takes no availability, role or labels (allowed states: present, absent)")
     client = SwarmClient(module)
@@ -215,6 +235,11 @@ def main():
               "hostname": (node.get("Description") or {}).get("Hostname", "")}
     if plan.quorum is not None:
         result["quorum"] = plan.quorum.as_dict()
+    if (not plan.refused and p["min_available"] is not None and not p["force"]
+            and (node.get("Spec") or {}).get("Availability") != "drain"):
+        plan.refused = availability_refusal(client, node["ID"], nodes, p["min_available"])
+        if plan.refused:
+            plan.refused += " (force=true overrides)"
     if plan.refused:
         result["changed"] = False
         module.fail_json(msg=f"refused: {plan.refused}; nothing was changed", **result)
