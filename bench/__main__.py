@@ -28,7 +28,7 @@ from pathlib import Path
 from .harness import BENCH, OUT, BenchError, Lab, PlaybookRun, ensure_cd_venv, playbook, run, timed
 from .report import Results, write_plot, write_report
 
-GROUPS = ("bootstrap", "scale", "drain", "cost")
+GROUPS = ("bootstrap", "drain", "cost", "scale")
 SMOKE_GROUPS = ("bootstrap",)
 DRAIN_TASKS = (1, 5, 20)
 COST_CALLS = 10
@@ -183,6 +183,8 @@ class Bench:
                     result = self.ansible(BENCH / "drain.yml", "-e", "drain_node=worker1")
                     task = next(t for t in result.tasks if t["task"].startswith("Drain"))
                     self.results.add(f"drain {k} task(s): swarm_node with wait", task["seconds"])
+                    if "waited" in task:
+                        self.results.add(f"drain {k} task(s): swarm_node's own wait (its result)", task["waited"])
                     self.results.add(f"drain {k} task(s): swarm_node, whole ansible-playbook", result.wall)
                 lab.ssh("manager1", f"docker service rm {name} >/dev/null; "
                                     "docker node update --availability active worker1 >/dev/null")
@@ -251,13 +253,13 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     loads: list[float] = []
 
-    def write(reps_done: int) -> list[tuple[str, bool]]:
+    def write(complete: bool) -> list[tuple[str, bool]]:
         """The report and plot of the repetitions done so far (rewritten after each one)."""
         bench.results.meta = {
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores)",
-            "reps": reps_done,
-            "reps_asked": args.reps,
+            "reps": args.reps,
+            "complete": complete,
             "minutes": (time.monotonic() - started) / 60,
             "load": (min(loads), max(loads)) if loads else (),
             "smoke": args.smoke,
@@ -268,31 +270,39 @@ def main() -> int:
         write_plot(bench.results, out.with_suffix(".png"))
         return verdicts
 
-    reps_done = 0
+    errors: list[str] = []
     try:
-        for rep in range(args.reps):
-            for group in groups:
-                print(f"bench: repetition {rep + 1}/{args.reps}: {group}", flush=True)
+        # Group by group, all repetitions of one before the next, the report rewritten after
+        # each: a run stopped early still leaves every finished number written. A group that
+        # fails is reported and the next one still runs.
+        for group in groups:
+            for rep in range(args.reps):
+                print(f"bench: {group}, repetition {rep + 1}/{args.reps}", flush=True)
                 loads.append(os.getloadavg()[0])
-                if group == "drain":
-                    bench.drain(rep)
-                elif group == "cost":
-                    bench.cost()
-                else:
-                    getattr(bench, group)()
-            reps_done += 1
-            loads.append(os.getloadavg()[0])
-            write(reps_done)
-    except (BenchError, subprocess.TimeoutExpired) as exc:
-        error = str(exc)  # the numbers so far are still written, marked as an aborted run
+                try:
+                    if group == "drain":
+                        bench.drain(rep)
+                    elif group == "cost":
+                        bench.cost()
+                    else:
+                        getattr(bench, group)()
+                except (BenchError, subprocess.TimeoutExpired) as exc:
+                    errors.append(f"{group}, repetition {rep + 1}: {exc}")
+                    print(f"bench: FAILED {errors[-1]}", file=sys.stderr, flush=True)
+                    break
+                finally:
+                    loads.append(os.getloadavg()[0])
+                error = "; ".join(e.splitlines()[0] for e in errors)
+                write(complete=False)
     finally:
         lab.down()
-    verdicts = write(reps_done)
+    error = "; ".join(e.splitlines()[0] for e in errors)
+    verdicts = write(complete=not error)
     plot = out.with_suffix(".png")
     print(out.read_text())
     print(f"written to {out}" + (f" and {plot}" if plot.exists() else " (no plot: matplotlib is not installed)"))
-    if error:
-        print(f"bench: aborted: {error}", file=sys.stderr)
+    if errors:
+        print("bench: failed:\n" + "\n".join(errors), file=sys.stderr)
         return 2
     missed = [name for name, met in verdicts if not met]
     return 0 if args.smoke or not missed else 1

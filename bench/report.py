@@ -132,8 +132,7 @@ def write_report(results: Results, path: Path) -> list[tuple[str, bool]]:
     meta = results.meta
     judged = targets(results)
     load = " to ".join(f"{x:.1f}" for x in meta.get("load", ()))
-    reps = f"{meta.get('reps')}" + (f" of {meta['reps_asked']} asked" if meta.get("reps_asked", meta.get("reps"))
-                                    != meta.get("reps") else "")
+    reps = f"{meta.get('reps')}"
     lines = [
         "# Benchmark results" + (" (smoke run)" if meta.get("smoke") else ""),
         "",
@@ -142,7 +141,9 @@ def write_report(results: Results, path: Path) -> list[tuple[str, bool]]:
         f"between {load} during the run. Written by `python -m bench` (`make bench`); each contender runs "
         "on fresh lab hosts.",
         "",
-        *([f"**This run was aborted**: {meta['error'].splitlines()[0]}", ""] if meta.get("error") else []),
+        *([f"**Failed**: {meta['error']}", ""] if meta.get("error") else []),
+        *(["**Partial**: written while the run was going on; the samples show the repetitions done.", ""]
+          if not meta.get("complete", True) and not meta.get("error") else []),
         "## Targets",
         "",
         "| target | measured (ratio of medians) | per repetition | met |",

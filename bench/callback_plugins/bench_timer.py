@@ -58,6 +58,12 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_handler_task_start(self, task) -> None:
         self._start(task)
 
+    def v2_runner_on_ok(self, result) -> None:
+        # A module's own account of a wait (swarm_node's drain), to tell it from the round trip.
+        waited = (result._result.get("drain") or {}).get("waited")
+        if self._current is not None and isinstance(waited, int | float):
+            self._current["waited"] = waited
+
     def v2_playbook_on_stats(self, stats) -> None:
         self._close()
         path = os.environ.get("SWARMOPS_BENCH_TIMINGS")
