@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .harness import BENCH, OUT, BenchError, Lab, PlaybookRun, ensure_cd_venv, playbook, run, timed
+from .harness import BENCH, OUT, BenchError, Lab, PlaybookRun, children_cpu, ensure_cd_venv, playbook, run, timed
 from .report import Results, write_plot, write_report
 
 GROUPS = ("bootstrap", "drain", "cost", "scale")
@@ -106,10 +106,13 @@ class Bench:
         self.verify(managers, workers)
         return result
 
-    def bare(self, managers: int, workers: int) -> float:
+    def bare(self, managers: int, workers: int, cpu_metric: str = "") -> float:
         argv = ["bash", str(BENCH / "bare_bootstrap.sh"), str(self.lab.key),
                 " ".join(self.lab.addresses("manager")), " ".join(self.lab.addresses("worker"))]
+        cpu_before = children_cpu()
         took, _ = timed(run, argv, timeout=600)
+        if cpu_metric:
+            self.results.add(cpu_metric, children_cpu() - cpu_before, unit="CPU s")
         self.verify(managers, workers)
         return took
 
@@ -124,6 +127,7 @@ class Bench:
         self.fresh(3, 2)
         a = self.swarmops(3, 2)
         r.add("bootstrap 5 hosts: (a) swarmops site.yml", a.wall)
+        r.add("controller CPU, bootstrap 5 hosts: (a) site.yml", a.cpu, unit="CPU s")
         r.add_profile("site.yml bootstrap, 5 hosts", a.tasks)
         again = self.ansible("site.yml")
         r.add("converged re-run of site.yml", again.wall, changed=again.changed)
@@ -132,12 +136,14 @@ class Bench:
         r.add("--check run of site.yml (converged)", check.wall, changed=check.changed)
 
         self.fresh(3, 2)
-        r.add("bootstrap 5 hosts: (b) bare SSH script", self.bare(3, 2))
+        r.add("bootstrap 5 hosts: (b) bare SSH script",
+              self.bare(3, 2, cpu_metric="controller CPU, bootstrap 5 hosts: (b) bare script"))
         if self.smoke:
             return
         self.fresh(3, 2)
         c = self.community_docker(3, 2)
         r.add("bootstrap 5 hosts: (c) community.docker", c.wall)
+        r.add("controller CPU, bootstrap 5 hosts: (c) community.docker", c.cpu, unit="CPU s")
         r.add_profile("community.docker bootstrap, 5 hosts", c.tasks)
 
     def scale(self) -> None:

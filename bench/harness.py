@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,13 @@ class PlaybookRun:
     peak_pss_mib: float = 0.0  # controller process tree, sampled
     peak_rss_mib: float = 0.0
     peak_processes: int = 0
+    cpu: float = 0.0  # controller CPU seconds (user + system) of the run's whole process tree
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child of this process and their waited-for descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class TreeMemory:
@@ -189,6 +197,7 @@ def playbook(lab: Lab, path: str | Path, *args: str, contender: str = "swarmops"
         **(extra_env or {}),
     }
     argv = [exe, "-i", str(lab.inventory), str(path), *args]
+    cpu_before = children_cpu()
     start = time.monotonic()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     if memory:
@@ -204,7 +213,8 @@ def playbook(lab: Lab, path: str | Path, *args: str, contender: str = "swarmops"
         timings.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise BenchError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out[-6000:]}")
-    result = PlaybookRun(wall, data.get("changed", -1), data.get("failed", -1), data.get("tasks", []))
+    result = PlaybookRun(wall, data.get("changed", -1), data.get("failed", -1), data.get("tasks", []),
+                         cpu=children_cpu() - cpu_before)
     if mem is not None:
         result.peak_pss_mib = mem.peak_pss / 1024
         result.peak_rss_mib = mem.peak_rss / 1024
