@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -128,6 +130,35 @@ def _profile_lines(name: str, runs: list[list[dict]], top: int = 12) -> list[str
     return [*lines, ""]
 
 
+METHOD = [
+    "## How it is measured",
+    "",
+    "- Every bootstrap starts from a fresh lab whose engines run with the daemon.json the docker_engine "
+    "role writes (set over SSH before the clock starts, for every contender alike) and no swarm. Each "
+    "contender must leave the same cluster, checked after each run: every node ready with its labels "
+    "(`bench.zone=lab`, workers also `bench.tier=app`), service `web` with 3 running tasks, the "
+    "SWARMOPS-INPUT chain on every host.",
+    "- (a) `ansible-playbook site.yml` with `bench/inventory/group_vars` (the lab's settings, one "
+    "3-replica service, labels): preflight, engine, firewall, cluster, services layers.",
+    "- (b) `bench/bare_bootstrap.sh`: the firewall chain on all hosts at once (iptables-restore), "
+    "`docker swarm init`, managers joined one at a time, workers in parallel, labels, `docker service "
+    "create` and a 0.1 s poll until 3 tasks run; one SSH connection per step, no multiplexing.",
+    "- (c) `bench/community_docker.yml` with the `ansible` package (community.docker) from a virtualenv "
+    "of its own: docker_swarm, docker_node, docker_swarm_service; the firewall and the wait for the "
+    "tasks as one shell call each (the cheapest an operator would write).",
+    "- Ansible runs use the project's ansible.cfg (pipelining, ControlPersist) with a control-socket "
+    "folder of their own, so each pays for its SSH connections as a first run does.",
+    "- Drain: k tasks placed on worker1 (the other nodes paused meanwhile), then worker1 drained until "
+    "every task runs elsewhere and none still runs on it: `swarm_node` (availability=drain, wait) timed "
+    "by the bench_timer callback from task start to result (the connection included), against "
+    "`docker node update --availability drain` plus a shell loop polling `docker service ps` every "
+    "0.1 s on the manager, timed around its one SSH call. The order alternates by repetition.",
+    "- One module call: 11 calls in a playbook on manager1, the first (which opens the connection) "
+    "dropped, the median of the others. Controller memory: the PSS and RSS of ansible-playbook and all "
+    "its descendants, sampled every 0.1 s; controller CPU: user+system seconds of the run's process tree.",
+]
+
+
 def write_report(results: Results, path: Path) -> list[tuple[str, bool]]:
     meta = results.meta
     judged = targets(results)
@@ -144,6 +175,10 @@ def write_report(results: Results, path: Path) -> list[tuple[str, bool]]:
         *([f"**Failed**: {meta['error']}", ""] if meta.get("error") else []),
         *(["**Partial**: written while the run was going on; the samples show the repetitions done.", ""]
           if not meta.get("complete", True) and not meta.get("error") else []),
+        *([f"The machine was busy during this run (load average up to {max(meta['load']):.0f} on "
+           f"{os.cpu_count()} cores, other work running beside it): absolute times are inflated several "
+           "times and the ratios are noisy; re-run `make bench` on a quiet machine for numbers to quote.", ""]
+          if meta.get("load") and max(meta["load"]) > 2 * (os.cpu_count() or 1) else []),
         "## Targets",
         "",
         "| target | measured (ratio of medians) | per repetition | met |",
@@ -156,11 +191,16 @@ def write_report(results: Results, path: Path) -> list[tuple[str, bool]]:
         unit = f" {m.unit}" if m.unit else ""
         lines.append(f"| {m.name} | {m.median:.2f}{unit} | {m.spread:.2f}{unit} | "
                      f"{', '.join(f'{s:.2f}' for s in m.samples)} | {'/'.join(map(str, m.changed))} |")
+    lines += ["", *METHOD]
     if results.profiles:
         lines += ["", "## Where the time goes (bench_timer callback)", ""]
         for name, runs in results.profiles.items():
             lines += _profile_lines(name, runs)
     path.write_text("\n".join(lines).rstrip() + "\n")
+    # The raw numbers beside the report, for a later comparison or a re-drawn plot.
+    path.with_suffix(".json").write_text(json.dumps(
+        {"meta": meta, "metrics": {m.name: {"unit": m.unit, "samples": m.samples, "changed": m.changed}
+                                   for m in results.metrics.values()}}, indent=1) + "\n")
     return [(t.what, t.met) for t in judged]
 
 
