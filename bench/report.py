@@ -247,7 +247,8 @@ def write_plot(results: Results, path: Path) -> Path | None:
     ax.set_xlabel("hosts")
     ax.set_ylabel("s")
     ax.set_xticks([5, 10, 20])
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax = axes[1][0]
     ks = [k for k in (1, 5, 20) if results.get(f"drain {k} task(s): swarm_node with wait")]
     if ks:
