@@ -293,7 +293,7 @@ def main() -> int:
                         bench.cost()
                     else:
                         getattr(bench, group)()
-                except (BenchError, subprocess.TimeoutExpired) as exc:
+                except (BenchError, OSError, subprocess.TimeoutExpired) as exc:
                     errors.append(f"{group}, repetition {rep + 1}: {exc}")
                     print(f"bench: FAILED {errors[-1]}", file=sys.stderr, flush=True)
                     break
