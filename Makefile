@@ -16,7 +16,7 @@ help:
 	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
-	@echo "make bench      benchmarks (bench/results.md)"
+	@echo "make bench      benchmarks against a bare script and community.docker (bench/results.md)"
 
 deps: apt venv
 
@@ -74,7 +74,13 @@ test: deps
 molecule: deps
 	molecule test --all
 
-bench: deps
+# matplotlib (the plot) only for the bench; the bench makes its own virtualenv for the
+# community.docker contender on first use.
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: deps $(VENV)/.bench-installed
 	$(PY) -m bench
 
 clean: lab-down

@@ -48,7 +48,7 @@ options:
   persist_file:
     description:
       - Where to save the chain and its jumps in C(iptables-restore --noflush) form, for a
-        boot-time restore. Omit to not persist.
+        boot-time restore; its folder is made (mode 0755) when missing. Omit to not persist.
     type: path
   state:
     description: C(present) keeps the chain; C(absent) removes it and its jumps.
@@ -170,6 +170,8 @@ def persist(module: AnsibleModule, path: str, table: str, chain: str, rules: lis
     except OSError:
         pass
     if not module.check_mode:
+        # Making the folder here saves the role a task (a round trip per host) of its own.
+        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
         with open(path + ".tmp", "w") as fh:
             fh.write(text)
         os.replace(path + ".tmp", path)
