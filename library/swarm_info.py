@@ -159,7 +159,8 @@ def main():
         sw = info.get("Swarm") or {}
         # Without a leader the engine no longer counts managers; the ones it knows of remain.
         managers = int(sw.get("Managers") or 0) or len(sw.get("RemoteManagers") or [])
-        result.update(has_leader=False, error=getattr(exc, "explanation", None) or str(exc), leader="", managers=[], nodes=[], services=[],
+        result.update(has_leader=False, error=getattr(exc, "explanation", None) or str(exc),
+                      leader="", managers=[], nodes=[], services=[],
                       ca_rotation_in_progress=False,
                       quorum={"managers": managers, "reachable": None, "quorum": majority(managers),
                               "has_quorum": False, "failures_tolerated": failures_tolerated(managers),
