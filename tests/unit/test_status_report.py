@@ -6,7 +6,7 @@ import json
 
 from plugins.filter.swarmops import report_lines, report_markdown, status_report
 
-NOW = "2026-11-24T12:00:00+00:00"
+NOW = "2026-11-24T12:00:00Z"
 
 
 def node(hostname, node_id, role="worker", state="ready", availability="active", reach=None, tls=True):
