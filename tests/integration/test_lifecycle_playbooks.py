@@ -97,7 +97,7 @@ def test_rotations_print_no_token_or_key(lab: Lab, tmp_path: Path):
     ok(run)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", str(tmp_path / "ca.key"), "-out", str(tmp_path / "ca.crt"),
-                    "-subj", "/CN=swarmops-test-root", "-days", "30"], check=True, capture_output=True)
+                    "-subj", "/CN=swarmops-test-root", "-days", "3650"], check=True, capture_output=True)
     material = tmp_path / "ca.yml"
     material.write_text(json.dumps({"rotate_ca_cert": (tmp_path / "ca.crt").read_text(),
                                     "rotate_ca_key": (tmp_path / "ca.key").read_text()}))
