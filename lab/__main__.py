@@ -4,8 +4,8 @@
     down                                                        remove every trace of it
     status [--json]                                             host, address, engine, swarm
     ssh HOST [CMD...]                                           a shell on a lab host
-    kill HOST | restart HOST                                    crash / restart its engine
-    partition HOST | heal HOST                                  cut / restore its network
+    kill HOST... | restart HOST...                              crash / restart engines
+    partition HOST... | heal HOST...                            cut / restore their network
     add manager|worker|lb|outsider                              one more host
     inventory [--list]                                          the inventory as JSON
 
@@ -172,10 +172,11 @@ def cmd_ssh(args: argparse.Namespace) -> int:
 def _fault(action: str):
     def handler(args: argparse.Namespace) -> int:
         lab, backend = _loaded(args)
-        host = lab.host(args.host)
-        started = time.monotonic()
-        getattr(backend, action)(host)
-        print(f"{action.replace('_', ' ')} {host.name}: done in {time.monotonic() - started:.1f} s")
+        for name in args.hosts:
+            host = lab.host(name)
+            started = time.monotonic()
+            getattr(backend, action)(host)
+            print(f"{action.replace('_', ' ')} {host.name}: done in {time.monotonic() - started:.1f} s")
         return 0
 
     return handler
@@ -245,7 +246,7 @@ def parser() -> argparse.ArgumentParser:
         ("heal", "heal", "put a partitioned host back"),
     ]:
         fp = sub.add_parser(verb, help=text)
-        fp.add_argument("host")
+        fp.add_argument("hosts", nargs="+", metavar="HOST")
         fp.set_defaults(func=_fault(action))
 
     inv = sub.add_parser("inventory", help="the inventory as JSON (Ansible inventory script)")

@@ -357,6 +357,11 @@ class NetnsBackend(Backend):
         deadline = time.monotonic() + 10
         while any(_alive(p) for p in pids if p) and time.monotonic() < deadline:
             time.sleep(0.05)
+        # Lab hosts share the machine's PID space: a dead engine's pidfile soon names some other
+        # process, and dockerd then refuses to start ("pid file found"). A crashed server's
+        # reboot clears /run; here the pidfiles of the processes just killed go instead.
+        for pidfile in ("docker.pid", "docker/containerd/containerd.pid"):
+            (self._run(host) / pidfile).unlink(missing_ok=True)
 
     def restart_engine(self, host: Host) -> None:
         proc = self.exec(host, ["service", "docker", "restart"])

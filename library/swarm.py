@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
 from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of
-from ansible.module_utils.swarmops.quorum import check_removal
+from ansible.module_utils.swarmops.quorum import check_removal, summary
 from ansible.module_utils.swarmops.wait import Progress, wait_for
 
 DOCUMENTATION = r"""
@@ -27,6 +27,10 @@ description:
   - Settings fixed when a swarm is created (I(default_addr_pool), I(subnet_size), I(data_path_port),
     I(advertise_addr)) are only warned about when they differ on an existing swarm.
   - Join tokens and the unlock key never appear in the result; see I(unlock_key) in RETURN.
+  - C(state=present) with I(force_new_cluster=true) recovers a swarm that lost quorum: this manager
+    becomes the only manager of a swarm made from its own raft state (services, networks, secrets,
+    nodes are kept; the other managers are dropped from raft and must leave and join again).
+    Refused while the swarm still has quorum, unless I(force=true). Always a change.
 version_added: "0.1.0"
 author: swarmops
 extends_documentation_fragment: [swarmops]
@@ -88,6 +92,14 @@ options:
   force:
     description:
       - With C(state=absent), leave even when this is the last manager or it would lose quorum.
+      - With I(force_new_cluster), go on even though the swarm still has quorum.
+    type: bool
+    default: false
+  force_new_cluster:
+    description:
+      - With C(state=present), re-create the swarm from this manager's raft state
+        (C(docker swarm init --force-new-cluster)). For recovery after quorum loss, or after
+        restoring a backup of C(/var/lib/docker/swarm). Settings given are applied afterwards.
     type: bool
     default: false
   timeout:
@@ -126,6 +138,12 @@ EXAMPLES = r"""
     autolock: true
   register: locked
   no_log: true
+
+- name: After losing quorum, make this surviving manager the whole control plane
+  swarm:
+    state: present
+    force_new_cluster: true
+    advertise_addr: "{{ ansible_host }}"
 
 - name: Leave (refused if it would break quorum)
   swarm:
@@ -193,7 +211,75 @@ def join_request(p: dict) -> dict:
     return body
 
 
+NO_LEADER = ("does not have a leader", "context deadline exceeded")
+
+
+def quorum_now(client) -> tuple[bool, str]:
+    """(has quorum, why not): a manager without a raft leader cannot even list the nodes."""
+    try:
+        nodes = client.api.nodes()
+    except APIError as exc:
+        if any(s in str(exc) for s in NO_LEADER):
+            return False, "the swarm has no leader"
+        raise
+    q = summary(managers_of(nodes))
+    return bool(q["has_quorum"]), f"{q['reachable']} of {q['managers']} managers reachable"
+
+
+def force_new(module, client, local):
+    """docker swarm init --force-new-cluster: this manager's raft state, itself the only manager."""
+    p = module.params
+    if local["state"] == "locked":
+        module.fail_json(msg="this manager is locked (autolock): unlock it with swarm_unlock first")
+    if local["state"] == "inactive":
+        module.fail_json(msg="this engine is in no swarm: there is no raft state to force a new cluster from")
+    if local["role"] != "manager" and local["state"] == "active":
+        module.fail_json(msg="this node is a worker: force_new_cluster needs a manager's raft state")
+    has_quorum, why = client.call("check quorum", quorum_now, client)
+    result = {"actions": [], "changed": False, "quorum_before": why}
+    if has_quorum and not p["force"]:
+        module.fail_json(msg=f"refused: the swarm still has quorum ({why}); force_new_cluster would drop "
+                             "the other managers. Nothing was changed (force=true overrides)", **result)
+    result["changed"] = True
+    result["actions"].append(f"force a new cluster from this manager's raft state ({why})")
+    result["diff"] = {"before": {"managers": why}, "after": {"managers": "this node only"}}
+    if module.check_mode:
+        return result
+    # Only the addresses: the pool, port and settings come from the raft state kept.
+    body = {"ListenAddr": p["listen_addr"], "ForceNewCluster": True, "Spec": {}}
+    if p.get("advertise_addr"):
+        body["AdvertiseAddr"] = p["advertise_addr"]
+    client.call("swarm init --force-new-cluster", client.post_json, "/swarm/init", data=body)
+
+    def leading() -> Progress:
+        ok, now = quorum_now(client)
+        return Progress(ok, now)
+
+    waited = wait_for(leading, timeout=p["timeout"], interval=0.5, max_interval=2.0)
+    result["wait"] = waited.as_result()
+    if not waited.ok:
+        module.fail_json(msg="forced a new cluster, but this manager did not lead it in time", **result)
+    return result
+
+
 def present(module, client, local, wanted):
+    p = module.params
+    if p["force_new_cluster"]:
+        result = force_new(module, client, local)
+        if module.check_mode:
+            return result
+        local = local_state(client)
+        more = reconcile(module, client, local, wanted)
+        result["actions"] += more.get("actions", [])
+        if "unlock_key" in more:
+            result["unlock_key"] = more["unlock_key"]
+        result["settings"] = more.get("settings")
+        return result
+    return reconcile(module, client, local, wanted)
+
+
+def reconcile(module, client, local, wanted):
+    """Init a swarm on a node in none; on a manager, the settings asked for."""
     p = module.params
     result = {"actions": []}
     if local["state"] == "inactive":
@@ -334,6 +420,7 @@ def main():
             remote_addrs={"type": "list", "elements": "str"},
             join_token={"type": "str", "no_log": True},
             force={"type": "bool", "default": False},
+            force_new_cluster={"type": "bool", "default": False},
             timeout={"type": "int", "default": 60},
         ),
         required_if=[("state", "join", ("remote_addrs", "join_token"))],
@@ -348,6 +435,8 @@ def main():
     if p["state"] == "join" and not p["join_token"].startswith("SWMTKN-1-"):
         module.fail_json(msg="invalid option join_token: expected a swarm join token (SWMTKN-1-...), "
                              "as returned by swarm_token")
+    if p["force_new_cluster"] and p["state"] != "present":
+        module.fail_json(msg="invalid option force_new_cluster: only allowed with state=present")
     if p["state"] != "present":
         given = [k for k in (*swarm_settings.SETTING_NAMES, *INIT_ONLY) if p.get(k) is not None]
         if given:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
 from ansible.module_utils.swarmops.cluster import (
     local_cert_not_after,
     local_state,
     managers_of,
 )
-from ansible.module_utils.swarmops.quorum import summary
+from ansible.module_utils.swarmops.quorum import failures_tolerated, majority, summary
+
+NO_LEADER = ("does not have a leader", "context deadline exceeded")
 
 DOCUMENTATION = r"""
 module: swarm_info
@@ -92,6 +94,12 @@ ca_rotation_in_progress:
   description: A root CA rotation has not finished (some node has not got a new certificate).
   returned: on a manager
   type: bool
+has_leader:
+  description:
+    - Whether the manager can reach a raft leader. Without one (quorum lost) only I(local),
+      I(quorum) (C(has_quorum=false), the manager count this engine knows) and I(error) are filled in.
+  returned: on a manager
+  type: bool
 """
 
 
@@ -141,7 +149,24 @@ def main():
     if not is_manager:
         module.exit_json(**result)
 
-    swarm = client.call("swarm inspect", client.api.inspect_swarm)
+    try:
+        swarm = client.api.inspect_swarm()
+    except APIError as exc:
+        if not any(s in str(exc) for s in NO_LEADER):
+            module.fail_json(msg=f"swarm inspect failed: {exc}")
+        # Quorum lost: a report, not a failure, so that a playbook can say so and recover.
+        info = client.call("read the engine info", client.api.info)
+        sw = info.get("Swarm") or {}
+        # Without a leader the engine no longer counts managers; the ones it knows of remain.
+        managers = int(sw.get("Managers") or 0) or len(sw.get("RemoteManagers") or [])
+        result.update(has_leader=False, error=getattr(exc, "explanation", None) or str(exc),
+                      leader="", managers=[], nodes=[], services=[],
+                      ca_rotation_in_progress=False,
+                      quorum={"managers": managers, "reachable": None, "quorum": majority(managers),
+                              "has_quorum": False, "failures_tolerated": failures_tolerated(managers),
+                              "can_still_lose": 0})
+        module.exit_json(**result)
+    result["has_leader"] = True
     swarm.pop("JoinTokens", None)  # never reported
     nodes = client.call("list nodes", client.api.nodes)
     issuer = swarm.get("TLSInfo") or {}

@@ -87,9 +87,14 @@ def removal_refusal(node: dict, force: bool) -> str:
     """Why a node may not be removed ('' when it may): live managers never, live workers with force."""
     hostname = (node.get("Description") or {}).get("Hostname") or node["ID"]
     state = (node.get("Status") or {}).get("State")
-    if node.get("ManagerStatus") or (node.get("Spec") or {}).get("Role") == "manager":
+    if node.get("ManagerStatus"):
         return (f"{hostname} is a manager: demote it first (role=worker), then remove it "
                 "once it is down or has left")
+    if (node.get("Spec") or {}).get("Role") == "manager" and not (force and state in ("down", "unknown")):
+        # A manager entry outside the raft group (left behind by a forced new cluster) cannot
+        # be demoted any more; only a forced removal of the down entry clears it.
+        return (f"{hostname} is a manager: demote it first (role=worker), then remove it "
+                "once it is down or has left (a down manager entry that is no raft member: force=true)")
     if state not in ("down", "unknown", "disconnected") and not force:
         return f"{hostname} is {state}, not down: drain it and let it leave first, or force=true"
     return ""

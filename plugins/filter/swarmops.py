@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 from typing import Any
 
@@ -111,8 +112,172 @@ def degraded_services(services: list[dict[str, Any]]) -> list[str]:
             if s.get("desired") is not None and (s.get("running") or 0) < s["desired"]]
 
 
+# The status report (playbooks/status.yml) --------------------------------------------------
+
+CERT_WARN_DAYS = 30
+
+
+def _days_left(not_after: str | None, now: str) -> int | None:
+    if not not_after:
+        return None
+    end = datetime.datetime.fromisoformat(not_after)
+    start = datetime.datetime.fromisoformat(now)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=datetime.UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=datetime.UTC)
+    return (end - start).days
+
+
+def _manager_status(node: dict[str, Any], leader: str) -> str:
+    if node.get("role") != "manager":
+        return "-"
+    if node.get("hostname") == leader:
+        return "leader"
+    return node.get("manager_reachability") or "unknown"
+
+
+def status_report(cluster: dict[str, Any], node_infos: dict[str, dict[str, Any]] | None,
+                  services: list[dict[str, Any]] | None, now: str) -> dict[str, Any]:
+    """One document of the swarm's state, from swarm_info on a manager (`cluster`), swarm_info
+    on each host (`node_infos`, inventory name -> result; certificates are only readable on
+    their own node) and swarm_service_info's services. `now` is an ISO 8601 time. Pure."""
+    node_infos = node_infos or {}
+    by_hostname = {(i.get("local") or {}).get("hostname"): i for i in node_infos.values() if i.get("local")}
+    leader = cluster.get("leader") or ""
+    quorum = cluster.get("quorum") or {}
+    problems: list[str] = []
+    if not cluster.get("is_manager"):
+        problems.append("the manager asked is not an active manager: no cluster view")
+    elif cluster.get("has_leader") is False or not quorum.get("has_quorum", False):
+        problems.append(f"quorum lost: {quorum.get('reachable')} of {quorum.get('managers')} managers reachable, "
+                        f"{quorum.get('quorum')} needed (playbooks/recover.yml)")
+    elif quorum.get("can_still_lose", 0) == 0 and quorum.get("managers", 0) > 1:
+        problems.append("no manager to spare: losing one more manager loses quorum")
+    if cluster.get("ca_rotation_in_progress"):
+        problems.append("a root CA rotation is in progress")
+
+    nodes = []
+    for n in sorted(cluster.get("nodes") or [], key=lambda n: (n.get("role") != "manager", n.get("hostname", ""))):
+        local = (by_hostname.get(n.get("hostname")) or {}).get("local") or {}
+        not_after = local.get("cert_not_after") if local.get("node_id") == n.get("node_id") else None
+        days = _days_left(not_after, now)
+        row = {
+            "hostname": n.get("hostname", ""), "node_id": n.get("node_id", ""), "role": n.get("role", ""),
+            "availability": n.get("availability", ""), "state": n.get("state", ""),
+            "manager": _manager_status(n, leader), "engine": n.get("engine_version", ""),
+            "cert_not_after": not_after, "cert_days_left": days, "tls_current": n.get("tls_current"),
+            "labels": n.get("labels") or {},
+        }
+        nodes.append(row)
+        if row["state"] != "ready":
+            problems.append(f"node {row['hostname']} is {row['state']}")
+        if row["manager"] not in ("-", "leader", "reachable"):
+            problems.append(f"manager {row['hostname']} is {row['manager']}")
+        if row["availability"] != "active":
+            problems.append(f"node {row['hostname']} is {row['availability']}")
+        if days is not None and days < CERT_WARN_DAYS:
+            problems.append(f"node {row['hostname']}'s certificate expires in {days} days ({not_after})")
+    for host, info in sorted(node_infos.items()):
+        if not info.get("local"):
+            problems.append(f"{host}: engine not answering ({info.get('msg', 'no answer')})")
+
+    rows = []
+    for svc in sorted(services or [], key=lambda s: s.get("name", "")):
+        update = (svc.get("update_status") or {}).get("state") or ""
+        row = {
+            "name": svc.get("name", ""), "mode": svc.get("mode", ""), "image": svc.get("image", ""),
+            "running": svc.get("replicas_running"), "desired": svc.get("replicas_desired"),
+            "task_states": dict(sorted((svc.get("task_states") or {}).items())), "update": update,
+            "stack": svc.get("stack"),
+        }
+        rows.append(row)
+        if row["desired"] is not None and (row["running"] or 0) < row["desired"]:
+            problems.append(f"service {row['name']} runs {row['running'] or 0}/{row['desired']} tasks")
+        if update in ("paused", "rollback_started", "rollback_paused", "rollback_completed"):
+            problems.append(f"service {row['name']}: update {update}")
+
+    return {
+        "generated": now,
+        "swarm_id": (cluster.get("swarm") or {}).get("id"),
+        "leader": leader,
+        "quorum": quorum,
+        "ca_rotation_in_progress": bool(cluster.get("ca_rotation_in_progress")),
+        "nodes": nodes,
+        "services": rows,
+        "problems": problems,
+    }
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+
+
+def _cert(row: dict[str, Any]) -> str:
+    if not row.get("cert_not_after"):
+        return "?"
+    return f"{row['cert_not_after'][:10]} ({row['cert_days_left']}d)"
+
+
+def _states(states: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in states.items()) or "-"
+
+
+def _quorum_line(report: dict[str, Any]) -> str:
+    q = report.get("quorum") or {}
+    return (f"swarm {report.get('swarm_id') or '?'}  leader {report.get('leader') or 'none'}  "
+            f"managers reachable {q.get('reachable', '?')}/{q.get('managers', '?')} "
+            f"(quorum {q.get('quorum', '?')}, may still lose {q.get('can_still_lose', '?')})")
+
+
+def _node_rows(report: dict[str, Any]) -> list[list[str]]:
+    return [[n["hostname"], n["role"], n["manager"], n["availability"], n["state"], n["engine"], _cert(n),
+             "yes" if n.get("tls_current") else "no",
+             ",".join(f"{k}={v}" for k, v in sorted(n["labels"].items())) or "-"] for n in report.get("nodes", [])]
+
+
+NODE_HEADER = ["NODE", "ROLE", "MANAGER", "AVAILABILITY", "STATE", "ENGINE", "CERT EXPIRES", "CURRENT CA", "LABELS"]
+SERVICE_HEADER = ["SERVICE", "MODE", "RUNNING/DESIRED", "TASKS", "UPDATE", "IMAGE"]
+
+
+def _service_rows(report: dict[str, Any]) -> list[list[str]]:
+    return [[s["name"], s["mode"], f"{s['running']}/{s['desired']}", _states(s["task_states"]), s["update"] or "-",
+             s["image"]] for s in report.get("services", [])]
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """status_report's document as the lines of a table a person reads at a glance."""
+    lines = [f"generated {report.get('generated')}", _quorum_line(report), ""]
+    lines += _table(NODE_HEADER, _node_rows(report))
+    if report.get("services"):
+        lines += ["", *_table(SERVICE_HEADER, _service_rows(report))]
+    lines.append("")
+    problems = report.get("problems") or []
+    lines += [f"PROBLEM: {p}" for p in problems] or ["no problems found"]
+    return lines
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """status_report's document as Markdown (tables, then the problems)."""
+    def md(header: list[str], rows: list[list[str]]) -> list[str]:
+        esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                *["| " + " | ".join(r) + " |" for r in esc]]
+
+    out = ["# Swarm status", "", f"Generated {report.get('generated')}.", "", _quorum_line(report), "", "## Nodes", ""]
+    out += md(NODE_HEADER, _node_rows(report))
+    out += ["", "## Services", ""]
+    out += md(SERVICE_HEADER, _service_rows(report)) if report.get("services") else ["No services."]
+    out += ["", "## Problems", ""]
+    out += [f"- {p}" for p in report.get("problems") or []] or ["None found."]
+    return "\n".join(out) + "\n"
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules,
                 "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
-                "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services}
+                "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
+                "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
+                "swarmops_report_markdown": report_markdown}

@@ -79,6 +79,15 @@ def test_removal_refusals():
     assert removal_refusal(node("w1", role="worker", state="down", manager=False), force=False) == ""
 
 
+def test_removal_of_a_manager_entry_left_outside_raft():
+    # After a forced new cluster the lost managers stay as down entries with role manager and
+    # no raft membership: they can no longer be demoted, only removed by force.
+    stale = node("m2", state="down", manager=False)
+    assert removal_refusal(stale, force=True) == ""
+    assert "manager" in removal_refusal(stale, force=False)
+    assert "manager" in removal_refusal(node("m2", state="ready", manager=False), force=True)
+
+
 def task(service, node_id, state, desired="running"):
     return {"ServiceID": service, "NodeID": node_id, "Status": {"State": state}, "DesiredState": desired}
 
