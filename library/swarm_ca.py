@@ -199,7 +199,7 @@ def main():
     try:
         expiry = None
         if p["cert_expiry"] is not None:
-            expiry = swarm_settings.parse_duration(p["cert_expiry"], "cert_expiry")
+            expiry = swarm_settings.parse_cert_expiry(p["cert_expiry"], "cert_expiry")
         external_cas(p["external_ca"], p["ca_cert"])
     except ValueError as exc:
         module.fail_json(msg=f"invalid option {exc}")
