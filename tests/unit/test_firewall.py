@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.filter.swarmops import firewall_rules, in_networks
+from plugins.filter.swarmops import bad_networks, firewall_rules, in_networks
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
@@ -104,3 +104,8 @@ def test_degraded_services_names_only_those_short_of_desired():
     ]
     assert degraded_services(services) == ["api 1/3", "probe 0/2"]
     assert degraded_services([]) == []
+
+
+def test_bad_networks_names_what_is_not_a_network():
+    assert bad_networks(["10.203.0.0/24", "10.203.0.11/32", "10.203.0.12"]) == []
+    assert bad_networks(["10.203.0.0/24", "not-a-network", "10.0.0.0/33"]) == ["not-a-network", "10.0.0.0/33"]
