@@ -13,11 +13,12 @@ MOLECULE_SCENARIOS := default
 MOLECULE_SCENARIOS += maintenance scale-remove
 MOLECULE_SCENARIOS += ca-rotation backup-restore recover
 
-.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration molecule bench clean
+.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration reliability molecule bench clean
 
 help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
 	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
+	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
 	@echo "make bench      benchmarks against a bare script and community.docker (bench/results.md)"
@@ -67,11 +68,15 @@ unit: venv
 integration: deps
 	$(PY) -m pytest -q tests/integration
 
+# Bad input, check mode, faults, secrets, firewall: tests/reliability, on labs of its own.
+reliability: deps
+	$(PY) -m pytest tests/reliability -q -rfEs --durations=0
+
 # The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The
 # benchmarks run once as a smoke test (numbers to bench/out/, not bench/results.md).
 test: deps
 	$(MAKE) --no-print-directory lint
-	$(PY) -m pytest tests/unit tests/integration -q -rfEs --durations=15
+	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
+from ansible.module_utils.swarmops.client import APIError, DockerException, SwarmClient, argument_spec, explain
 from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of
 from ansible.module_utils.swarmops.quorum import check_removal, summary
 from ansible.module_utils.swarmops.wait import Progress, wait_for
@@ -348,8 +348,26 @@ def join(module, client, local):
     result["actions"].append(f"join the swarm through {', '.join(module.params['remote_addrs'])}")
     result["diff"] = {"before": {"swarm": "none"}, "after": {"swarm": "joined"}}
     if not module.check_mode:
-        client.call("swarm join", client.post_json, "/swarm/join", data=join_request(module.params))
+        try:
+            client.post_json("/swarm/join", data=join_request(module.params))
+        except DockerException as exc:
+            module.fail_json(msg=failed_join(client, module.params, exc))
     return result
+
+
+def failed_join(client, p, exc) -> str:
+    """The message of a failed join, after undoing what the engine keeps trying: a join
+    that timed out goes on in the background (state pending), so the node would join
+    later, unasked, or stay stuck. A forced leave cancels it and leaves the node as it was."""
+    msg = (f"swarm join through {', '.join(p['remote_addrs'])} failed (check remote_addrs and "
+           f"join_token): {explain(exc)}")
+    if local_state(client)["state"] == "pending":
+        try:
+            client.api.leave_swarm(force=True)
+            msg += "; the join the engine kept trying in the background was cancelled"
+        except DockerException as leave_exc:
+            msg += f"; the engine keeps trying to join and could not be stopped: {explain(leave_exc)}"
+    return msg
 
 
 def absent(module, client, local):

@@ -199,7 +199,7 @@ def main():
     try:
         expiry = None
         if p["cert_expiry"] is not None:
-            expiry = swarm_settings.parse_duration(p["cert_expiry"], "cert_expiry")
+            expiry = swarm_settings.parse_cert_expiry(p["cert_expiry"], "cert_expiry")
         external_cas(p["external_ca"], p["ca_cert"])
     except ValueError as exc:
         module.fail_json(msg=f"invalid option {exc}")
@@ -229,7 +229,9 @@ def main():
                 again["CAConfig"]["ForceRotate"] = spec["CAConfig"]["ForceRotate"]
             return client.api.update_swarm(version=fresh["Version"]["Index"], swarm_spec=again)
 
-        client.retry_write("swarm CA update", attempt)
+        # The engine parses the given PEMs; its refusal is about these options, so name them.
+        given = [o for o in ("ca_cert", "ca_key", "external_ca") if p.get(o)]
+        client.retry_write(f"swarm CA update ({', '.join(given)})" if given else "swarm CA update", attempt)
 
     last: dict = {"nodes": []}
 

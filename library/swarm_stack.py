@@ -118,7 +118,7 @@ from ansible.module_utils.swarmops.service import (  # noqa: E402
     service_facts,
     wait_converged,
 )
-from ansible.module_utils.swarmops.spec import SpecError, get_path  # noqa: E402
+from ansible.module_utils.swarmops.spec import SERVICE_FIELDS, SpecError, get_path, validate  # noqa: E402
 
 OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -255,6 +255,13 @@ class Stack:
         except SpecError as exc:
             self.fail(f"compose: {exc}" if not str(exc).startswith("compose") else str(exc))
             return
+        # Every service's fields are checked before anything is created, so that a bad port in
+        # the last service does not leave the stack's networks and files behind.
+        for name, params in wanted["services"].items():
+            errors = validate(SERVICE_FIELDS, params)
+            if errors:
+                self.fail(f"service {name}: {'; '.join(errors)}")
+                return
         self.networks(wanted["networks"])
         self.files(wanted["files"])
         ids = self.services(wanted["services"])

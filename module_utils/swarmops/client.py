@@ -80,6 +80,21 @@ def _sdk_major() -> int:
     return int(str(getattr(docker, "__version__", "0")).split(".")[0])
 
 
+# Options that bound a wait. A negative bound used to be taken as "no time at all": the
+# module made its change, then failed at once saying it had timed out.
+WAIT_BOUNDS = ("timeout", "wait_timeout")
+
+
+def check_bounds(module: Any) -> None:
+    """Refuse negative wait bounds (and a non-positive API timeout) before any change."""
+    for option in WAIT_BOUNDS:
+        value = module.params.get(option)
+        if isinstance(value, int) and value < 0:
+            module.fail_json(msg=f"invalid option {option}: seconds to wait, 0 or more; got {value}")
+    if module.params.get("api_timeout", 1) <= 0:
+        module.fail_json(msg=f"invalid option api_timeout: seconds, more than 0; got {module.params['api_timeout']}")
+
+
 class SwarmClient:
     """A thin wrapper over docker.APIClient bound to an AnsibleModule for errors."""
 
@@ -92,6 +107,7 @@ class SwarmClient:
                 exception=DOCKER_IMPORT_ERROR,
             )
         params = module.params
+        check_bounds(module)
         try:
             tls = _tls_config(params)
             base_url = params["docker_host"]
@@ -112,7 +128,7 @@ class SwarmClient:
         try:
             return fn(*args, **kwargs)
         except APIError as exc:
-            self.module.fail_json(msg=f"{what} failed: {_explain(exc)}")
+            self.module.fail_json(msg=f"{what} failed: {explain(exc)}")
         except DockerException as exc:
             self.module.fail_json(msg=f"{what} failed: {exc}")
         raise AssertionError("unreachable")
@@ -126,7 +142,7 @@ class SwarmClient:
                 if OUT_OF_SEQUENCE in str(exc) and n + 1 < attempts:
                     time.sleep(0.2 * (n + 1))
                     continue
-                self.module.fail_json(msg=f"{what} failed: {_explain(exc)}")
+                self.module.fail_json(msg=f"{what} failed: {explain(exc)}")
         raise AssertionError("unreachable")
 
     def post_json(self, path: str, *, params: dict[str, Any] | None = None, data: Any = None) -> Any:
@@ -137,7 +153,7 @@ class SwarmClient:
         return resp.json() if resp.content else None
 
 
-def _explain(exc: Any) -> str:
+def explain(exc: Any) -> str:
     explanation = getattr(exc, "explanation", None) or str(exc)
     if isinstance(explanation, bytes):
         explanation = explanation.decode(errors="replace")

@@ -41,6 +41,17 @@ def parse_duration(value: Any, field: str) -> int:
     return int(total)
 
 
+MIN_CERT_EXPIRY_NS = 3600 * 10**9  # the engine refuses shorter node certificates
+
+
+def parse_cert_expiry(value: Any, field: str = "cert_expiry") -> int:
+    """A node certificate lifetime: a duration of at least the engine's minimum, 1h."""
+    ns = parse_duration(value, field)
+    if ns < MIN_CERT_EXPIRY_NS:
+        raise ValueError(f"{field}: at least 1h (the engine's minimum), got {value!r}")
+    return ns
+
+
 def format_duration(ns: int | None) -> str | None:
     """Nanoseconds as the largest whole unit: 7776000000000000 -> '90d'."""
     if ns is None:
@@ -75,7 +86,8 @@ class Setting:
 
 # Settings that a swarm update can change at any time.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("cert_expiry", ("CAConfig", "NodeCertExpiry"), parse_duration, format_duration, 90 * 86400 * 10**9),
+    Setting("cert_expiry", ("CAConfig", "NodeCertExpiry"), parse_cert_expiry, format_duration,
+            90 * 86400 * 10**9),
     Setting("dispatcher_heartbeat", ("Dispatcher", "HeartbeatPeriod"), parse_duration, format_duration,
             5 * 10**9),
     Setting("task_history_limit", ("Orchestration", "TaskHistoryRetentionLimit"), _int, default=5),

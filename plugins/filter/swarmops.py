@@ -13,6 +13,17 @@ def in_networks(address: str, cidrs: list[str]) -> bool:
     return any(ip in ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
+def bad_networks(cidrs: list[str]) -> list[str]:
+    """The entries of cidrs that are not networks (address/prefix), for a role to name them."""
+    bad = []
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(str(cidr).strip(), strict=False)
+        except ValueError:
+            bad.append(str(cidr))
+    return bad
+
+
 def _canonical_net(cidr: str) -> str:
     net = ipaddress.ip_network(str(cidr).strip(), strict=False)
     return str(net)  # iptables -S prints a host as a.b.c.d/32
@@ -276,7 +287,8 @@ def report_markdown(report: dict[str, Any]) -> str:
 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"swarmops_in_networks": in_networks, "swarmops_firewall_rules": firewall_rules,
+        return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
+                "swarmops_firewall_rules": firewall_rules,
                 "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,

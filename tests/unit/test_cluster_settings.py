@@ -116,3 +116,11 @@ def test_validate_network_options():
         ss.validate_network_options({"subnet_size": 31})
     with pytest.raises(ValueError, match="data_path_port"):
         ss.validate_network_options({"data_path_port": 80})
+
+
+def test_cert_expiry_has_the_engines_minimum():
+    assert ss.parse_cert_expiry("1h") == 3600 * 10**9
+    with pytest.raises(ValueError, match="cert_expiry: at least 1h"):
+        ss.parse_cert_expiry("10m")
+    with pytest.raises(ValueError, match="cert_expiry"):
+        ss.validate({"cert_expiry": 59})

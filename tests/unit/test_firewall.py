@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.filter.swarmops import firewall_rules, in_networks, nft_rules
+from plugins.filter.swarmops import bad_networks, firewall_rules, in_networks, nft_rules
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
@@ -177,3 +177,8 @@ def test_ufw_show_added_parsing_keeps_only_the_tagged_rules():
     assert ufw.parse_added(out, "swarmops") == ["allow from 10.0.0.5 to any port 2377 proto tcp",
                                                 "deny to any proto esp"]
     assert ufw.parse_added("Skipping adding existing rule\n", "swarmops") == []
+
+
+def test_bad_networks_names_what_is_not_a_network():
+    assert bad_networks(["10.203.0.0/24", "10.203.0.11/32", "10.203.0.12"]) == []
+    assert bad_networks(["10.203.0.0/24", "not-a-network", "10.0.0.0/33"]) == ["not-a-network", "10.0.0.0/33"]
