@@ -8,6 +8,7 @@ never in a timed unit test.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -61,6 +62,33 @@ BENCHMARKS: dict[str, tuple[Callable[[], float], float, str]] = {
     "lab up, 20 hosts": (lambda: time_lab_up(17), 45.0, "<= 45 s"),
 }
 
+# VM backend (qemu, software emulation here): minutes per sample, so only with --vm.
+VM_LAB = ["--name", os.environ.get("SWARMOPS_BENCH_VM_LAB", "swbv")]
+VM_SUBNET = os.environ.get("SWARMOPS_BENCH_VM_SUBNET", "10.203.101.0/24")
+
+
+def time_vm_lab_up(managers: int, workers: int) -> float:
+    """Seconds from `lab up --backend vm` to every VM reachable by SSH (base image cached)."""
+    subprocess.run([sys.executable, "-m", "lab", "image"], cwd=REPO, check=True, capture_output=True)
+
+    def vm_lab(*args: str) -> None:
+        proc = subprocess.run([sys.executable, "-m", "lab", *VM_LAB, *args], cwd=REPO, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"lab {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+
+    vm_lab("down")
+    start = time.monotonic()
+    vm_lab("up", "--backend", "vm", "--subnet", VM_SUBNET, "--managers", str(managers), "--workers", str(workers))
+    took = time.monotonic() - start
+    vm_lab("down")
+    return took
+
+
+VM_BENCHMARKS: dict[str, tuple[Callable[[], float], float, str]] = {
+    "lab up --backend vm, 3 VMs": (lambda: time_vm_lab_up(2, 1), 120.0, "<= 120 s"),
+    "lab up --backend vm, 5 VMs": (lambda: time_vm_lab_up(3, 2), 180.0, "<= 180 s"),
+}
+
 
 def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench")
@@ -68,9 +96,10 @@ def main() -> int:
     p.add_argument("--only", default="", help="run benchmarks whose name contains this")
     p.add_argument("--out", default=str(REPO / "bench" / "results.md"))
     p.add_argument("--smoke", action="store_true", help="check the benchmarks run; a missed target is not an error")
+    p.add_argument("--vm", action="store_true", help="also the VM backend's benchmarks (minutes each)")
     args = p.parse_args()
     rows = []
-    for name, (measure, bound, target) in BENCHMARKS.items():
+    for name, (measure, bound, target) in {**BENCHMARKS, **(VM_BENCHMARKS if args.vm else {})}.items():
         if args.only and args.only not in name:
             continue
         samples = [measure() for _ in range(args.reps)]

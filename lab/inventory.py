@@ -27,7 +27,6 @@ def connection_vars(lab: LabConfig) -> dict[str, str]:
         # Lab hosts get new host keys on every `lab up`: do not record or check them.
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
         "swarmops_lab_name": lab.name,
-        "swarmops_lab_backend": lab.backend,
     }
 
 

@@ -87,8 +87,9 @@ fi
 if [ -n "$proxy" ]; then
     echo "Acquire::http::Proxy \"$proxy\";" > /etc/apt/apt.conf.d/01swarmops-lab-proxy
 fi
-# Each VM its own host keys (the image has none).
-ls /etc/ssh/ssh_host_*_key >/dev/null 2>&1 || ssh-keygen -A
+# Each VM its own host key (the image has none); ed25519 only: RSA key generation takes
+# minutes under software emulation.
+[ -e /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 exit 0
 """
 
@@ -131,6 +132,7 @@ exit 0
 """
 
 SSHD_CONFIG = """# swarmops lab VM
+HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 UseDNS no
@@ -148,7 +150,26 @@ GUEST_FILES: dict[str, tuple[str, int]] = {
     # No DNS in the lab (no route off it): an empty resolver fails at once instead of timing out.
     "/etc/resolv.conf": ("# swarmops lab: no DNS\n", 0o644),
     "/etc/fstab": ("/dev/vda / ext4 rw,relatime 0 1\n", 0o644),
+    # A small initrd with just what finds the root disk: decompressing Debian's default one
+    # (every module) is a large part of the boot under software emulation.
+    "/etc/initramfs-tools/conf.d/swarmops-lab.conf": ("MODULES=list\nCOMPRESS=gzip\n", 0o644),
+    "/etc/initramfs-tools/modules": ("virtio_pci\nvirtio_blk\next4\n", 0o644),
 }
+
+
+# Units a lab VM does without: timers that would run apt or disk scans in the middle of a
+# test (and hold dpkg's lock while the engine role installs), a getty on a screen it has not.
+MASKED_UNITS = (
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "dpkg-db-backup.timer",
+    "e2scrub_all.timer",
+    "e2scrub_reap.service",
+    "fstrim.timer",
+    "getty@tty1.service",
+    "systemd-binfmt.service",
+    "proc-sys-fs-binfmt_misc.automount",
+)
 
 
 @dataclass
@@ -199,6 +220,7 @@ def recipe() -> dict:
     return {
         **packages_recipe(),
         "files": {p: [hashlib.sha256(c.encode()).hexdigest(), m] for p, (c, m) in GUEST_FILES.items()},
+        "masked": list(MASKED_UNITS),
         "probe": {t: hashlib.sha256(b).hexdigest() for t, b in tars.items()},
     }
 
@@ -307,6 +329,10 @@ def build(img: BaseImage, log=print, rebuild: bool = False) -> None:
     probe_dir.mkdir(parents=True, exist_ok=True)
     for tag, tar in probe.build_all().items():
         (probe_dir / f"{tag}.tar").write_bytes(tar)
+    for unit in MASKED_UNITS:
+        mask = root / "etc/systemd/system" / unit
+        mask.unlink(missing_ok=True)
+        mask.symlink_to("/dev/null")
     wants = root / "etc/systemd/system/multi-user.target.wants"
     wants.mkdir(parents=True, exist_ok=True)
     link = wants / "swarmops-lab-guest.service"
@@ -322,6 +348,11 @@ def build(img: BaseImage, log=print, rebuild: bool = False) -> None:
     (root / "etc/machine-id").write_text("")
     (root / "var/lib/dbus/machine-id").unlink(missing_ok=True)
     (root / "etc/hostname").write_text("debian\n")
+    default = root / "etc/systemd/system/default.target"
+    default.unlink(missing_ok=True)
+    default.symlink_to("/lib/systemd/system/multi-user.target")
+    script = f"mount -t proc proc {root}/proc && chroot {root} update-initramfs -u -k all"
+    run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], timeout=600)
     kernels = sorted((root / "boot").glob("vmlinuz-*"))
     initrds = sorted((root / "boot").glob("initrd.img-*"))
     if not kernels or not initrds:
