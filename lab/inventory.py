@@ -36,7 +36,9 @@ def backend_host_vars(lab: LabConfig) -> dict[str, object]:
     file's group variables: VM hosts start bare, so the roles install the engine and HAProxy
     from apt, through the apt proxy the lab configures in every VM."""
     if lab.backend == "vm":
-        return {"docker_engine_install": True, "swarm_lb_install": True}
+        # Under software emulation on a busy machine sshd can take longer than Ansible's
+        # default 10 s to greet.
+        return {"docker_engine_install": True, "swarm_lb_install": True, "ansible_ssh_timeout": 120}
     return {}
 
 

@@ -45,7 +45,9 @@ QEMU = "qemu-system-x86_64"
 MEMORY_MB = int(os.environ.get("SWARMOPS_LAB_VM_MEMORY", "1024"))
 # qemu's TCG translation cache is 1 GiB per VM by default (shared/LAB.md): bound it.
 TB_SIZE_MB = int(os.environ.get("SWARMOPS_LAB_VM_TB_SIZE", "256"))
-PROXY_PORT = 3142
+# Not apt-cacher-ng's default 3142: under systemd, its Debian package starts a machine-wide
+# instance listening there on every address.
+PROXY_PORT = 3150
 SSH_OPTIONS = [
     "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null",
@@ -199,6 +201,10 @@ class VmBackend(Backend):
             pid = int(pidfile.read_text())
             if _alive(pid) and str(lab.run_dir) in " ".join(_cmdline(pid)):
                 return
+        if _wait_port(lab.gateway, PROXY_PORT, 0.5):
+            raise LabError(
+                f"something else listens on {lab.gateway}:{PROXY_PORT}: the lab runs its apt proxy there"
+            )
         cache = CACHE_ROOT / "apt-cacher-ng"
         logs = lab.state_dir / "apt-proxy"
         cache.mkdir(parents=True, exist_ok=True)
@@ -218,7 +224,7 @@ class VmBackend(Backend):
         with open(logs / "stdout.log", "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         pidfile.write_text(f"{proc.pid}\n")
-        if not _wait_port(lab.gateway, PROXY_PORT, 20):
+        if not _wait_port(lab.gateway, PROXY_PORT, 20) or proc.poll() is not None:
             raise LabError(f"the apt proxy did not listen on {lab.gateway}:{PROXY_PORT}; see {logs}")
 
     # Hosts --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -221,6 +222,8 @@ def recipe() -> dict:
         **packages_recipe(),
         "files": {p: [hashlib.sha256(c.encode()).hexdigest(), m] for p, (c, m) in GUEST_FILES.items()},
         "masked": list(MASKED_UNITS),
+        # The second stage's own steps: a change to them is a change of the recipe too.
+        "steps": hashlib.sha256(inspect.getsource(build).encode()).hexdigest(),
         "probe": {t: hashlib.sha256(b).hexdigest() for t, b in tars.items()},
     }
 
@@ -345,6 +348,12 @@ def build(img: BaseImage, log=print, rebuild: bool = False) -> None:
     for lists in (root / "var/lib/apt/lists").glob("*"):
         if lists.is_file():
             lists.unlink()
+    for cache in (root / "var/cache/apt").glob("*.bin"):
+        cache.unlink()
+    # Ansible's apt module (cache_valid_time) judges the lists by this folder's mtime when
+    # apt's periodic stamp is missing: make them look old so that the first run updates them.
+    (root / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
+    os.utime(root / "var/lib/apt/lists", (0, 0))
     (root / "etc/machine-id").write_text("")
     (root / "var/lib/dbus/machine-id").unlink(missing_ok=True)
     (root / "etc/hostname").write_text("debian\n")

@@ -27,7 +27,12 @@ def test_vm_inventory_has_the_same_groups_and_installs_the_engine_per_host():
     assert sorted(vm["all"]["children"]) == ["lb", "outsiders", "swarm"]
     manager1 = swarm["managers"]["hosts"]["manager1"]
     # Host variables: they outrank inventories/lab/group_vars/all.yml, written for namespace hosts.
-    assert manager1 == {"ansible_host": "10.9.8.11", "docker_engine_install": True, "swarm_lb_install": True}
+    assert manager1 == {
+        "ansible_host": "10.9.8.11",
+        "docker_engine_install": True,
+        "swarm_lb_install": True,
+        "ansible_ssh_timeout": 120,
+    }
     assert netns["all"]["children"]["swarm"]["children"]["managers"]["hosts"]["manager1"] == {
         "ansible_host": "10.9.8.11"
     }
@@ -53,7 +58,7 @@ def test_vm_names_carry_the_lab_name_and_macs_are_distinct():
     macs = {backend._mac(h) for h in lab.hosts}
     assert len(macs) == len(lab.hosts)
     assert all(m.startswith("52:54:") for m in macs)
-    assert backend.proxy_url == "http://10.9.8.1:3142"
+    assert backend.proxy_url == "http://10.9.8.1:3150"
 
 
 def test_image_recipe_hash_follows_every_input(monkeypatch):
