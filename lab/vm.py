@@ -48,6 +48,9 @@ TB_SIZE_MB = int(os.environ.get("SWARMOPS_LAB_VM_TB_SIZE", "256"))
 # Not apt-cacher-ng's default 3142: under systemd, its Debian package starts a machine-wide
 # instance listening there on every address.
 PROXY_PORT = 3150
+# How long `lab up` waits for a VM's sshd. About a minute on an idle machine under TCG; much
+# longer when the machine's two cores are shared by many jobs.
+BOOT_TIMEOUT = float(os.environ.get("SWARMOPS_LAB_VM_BOOT_TIMEOUT", "900"))
 SSH_OPTIONS = [
     "-o", "StrictHostKeyChecking=no",
     "-o", "UserKnownHostsFile=/dev/null",
@@ -285,7 +288,7 @@ class VmBackend(Backend):
         ]  # fmt: skip
         run(argv, timeout=60)
 
-    def wait_ready(self, hosts: list[Host], timeout: float = 300) -> None:
+    def wait_ready(self, hosts: list[Host], timeout: float = BOOT_TIMEOUT) -> None:
         def wait(host: Host) -> None:
             deadline = time.monotonic() + timeout
             while True:

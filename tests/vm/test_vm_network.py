@@ -179,3 +179,24 @@ def test_esp_from_an_outsider_is_dropped(vm_lab):
     vm_lab.ssh("outsider1", f"python3 -c {json.dumps(ESP_SENDER.format(target=target))}")
     after = _esp_counters(vm_lab, "worker1")
     assert after["any:DROP"] - before.get("any:DROP", 0) >= 20
+
+
+def test_lab_faults_on_vms_kill_restart_partition_heal(vm_lab):
+    """The lab's fault verbs on the VM backend: the engine stopped under systemd shows Down to
+    the manager, and a restart brings it back; a partitioned VM is cut off until healed."""
+
+    def state(node: str) -> str:
+        return vm_lab.nodes(MANAGER).get(node, {}).get("status", "")
+
+    vm_lab.cli("kill", "worker2")
+    assert vm_lab.ssh("worker2", "systemctl is-active docker", check=False).stdout.strip() != "active"
+    wait_for(lambda: state("worker2") == "Down", timeout=120, interval=2, what="worker2 Down")
+    vm_lab.cli("restart", "worker2", timeout=600)
+    wait_for(lambda: state("worker2") == "Ready", timeout=180, interval=2, what="worker2 Ready again")
+    vm_lab.cli("partition", "worker2")
+    try:
+        assert vm_lab.ssh("worker2", "true", check=False, timeout=30).returncode != 0
+    finally:
+        vm_lab.cli("heal", "worker2")
+    wait_for(lambda: vm_lab.ssh("worker2", "true", check=False, timeout=30).returncode == 0, timeout=120,
+             interval=2, what="worker2 reachable after heal")  # fmt: skip
