@@ -168,6 +168,9 @@ MASKED_UNITS = (
     "e2scrub_reap.service",
     "fstrim.timer",
     "getty@tty1.service",
+    # Every SSH login waits for logind (pam_systemd) while it starts, which took minutes on a
+    # busy machine; a lab VM has no user sessions to manage.
+    "systemd-logind.service",
     "systemd-binfmt.service",
     "proc-sys-fs-binfmt_misc.automount",
 )
