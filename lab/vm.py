@@ -212,15 +212,18 @@ class VmBackend(Backend):
         logs = lab.state_dir / "apt-proxy"
         cache.mkdir(parents=True, exist_ok=True)
         logs.mkdir(parents=True, exist_ok=True)
+        # A configuration of the lab's own: a plain caching proxy. Debian's (remapping
+        # deb.debian.org to its mirror lists) answered "503 Host not found" on this machine.
+        (logs / "acng.conf").write_text(
+            f"CacheDir: {cache}\nLogDir: {logs}\nSupportDir: /usr/lib/apt-cacher-ng\n"
+        )
         argv = [
             "apt-cacher-ng",
             "-c",
-            "/etc/apt-cacher-ng",
+            str(logs),
             "ForeGround=1",
             f"BindAddress={lab.gateway}",
             f"Port={PROXY_PORT}",
-            f"CacheDir={cache}",
-            f"LogDir={logs}",
             f"PidFile={pidfile}",
             f"SocketPath={lab.run_dir / 'apt-proxy.socket'}",
         ]
