@@ -7,23 +7,32 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 APT_PACKAGES := docker.io iptables iproute2 busybox-static openssh-server openssh-client \
 	python3 python3-venv python3-docker curl util-linux procps haproxy nftables ufw
+# Only for the VM backend (make test-vm, make demo LAB=vm).
+VM_APT_PACKAGES := qemu-system-x86 qemu-utils debootstrap apt-cacher-ng e2fsprogs
 LAB ?= swarmops
 # Molecule scenarios `make test` and `make molecule` run, one lab each (see molecule/).
 MOLECULE_SCENARIOS := default
 MOLECULE_SCENARIOS += maintenance scale-remove
 MOLECULE_SCENARIOS += ca-rotation backup-restore recover
+# `make demo LAB=vm`: the VM lab's name and /24 (its own, beside the namespace demo lab).
+VM_LAB ?= swarmops-vm
+VM_SUBNET ?= 10.203.250.0/24
 
-.PHONY: help deps apt venv lab-up lab-down lab-status demo test lint unit integration reliability molecule bench clean
+.PHONY: help deps deps-vm apt venv lab-up lab-down lab-status demo test test-vm lint unit integration reliability molecule bench clean
 
 help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
 	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
 	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
+	@echo "make test-vm    the VM stage alone: base image, molecule -s vm, tests/vm (slow: qemu)"
+	@echo "make demo LAB=vm  the demo on qemu VMs (3 managers, 1 worker) instead of namespaces"
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
 	@echo "make bench      benchmarks against a bare script and community.docker (bench/results.md)"
 
 deps: apt venv
+deps-vm: deps
+	$(MAKE) --no-print-directory apt APT_PACKAGES="$(VM_APT_PACKAGES)"
 
 # apt only when a package is missing: a converged machine skips the slow index update.
 apt:
@@ -50,12 +59,25 @@ lab-down:
 lab-status:
 	python3 -m lab --name $(LAB) status
 
+# LAB=vm: the same demo on qemu VMs (lab $(VM_LAB) on $(VM_SUBNET), its own inventory), from
+# bare Debian 12 VMs: the engine role installs docker.io from apt through the lab's proxy.
+ifeq ($(LAB),vm)
+demo: deps-vm
+	@start=$$(date +%s); \
+	$(PY) -m lab --name $(VM_LAB) up --backend vm --subnet $(VM_SUBNET) --managers 3 --workers 1 && \
+	ansible-playbook -i /var/lib/swarmops-lab/$(VM_LAB)/hosts.yml site.yml && \
+	ansible-playbook -i /var/lib/swarmops-lab/$(VM_LAB)/hosts.yml playbooks/status.yml && \
+	$(PY) -m lab --name $(VM_LAB) status && \
+	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab --name $(VM_LAB) ssh manager1;" \
+		"remove with: python3 -m lab --name $(VM_LAB) down"
+else
 demo: deps
 	@start=$$(date +%s); \
 	$(PY) -m lab up --lb 1 && \
 	ansible-playbook site.yml && \
 	ansible-playbook playbooks/status.yml && \
 	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab ssh manager1"
+endif
 
 lint: venv
 	ruff check .
@@ -79,6 +101,21 @@ test: deps
 	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
+
+# The VM stage: real Debian 12 VMs under qemu (slow: software emulation here). The base image
+# is built first (cached under /var/cache/swarmops-lab, rebuilt when its recipe changes), then
+# the Molecule scenario from bare VMs, then the routing mesh / VIP / encrypted overlay tests.
+# A machine that cannot run VMs gets skips that say why.
+# Not yet part of `make test`: its Molecule scenario and tests have not passed end to end
+# (see README, "Two backends").
+test-vm: deps-vm
+	@start=$$(date +%s); \
+	if ! reason=$$($(PY) -m lab image --check); then \
+		echo "test-vm: SKIPPED: $$reason"; $(PY) -m pytest tests/vm -q -rs; exit $$?; fi; \
+	$(PY) -m lab image && \
+	molecule test -s vm && \
+	$(PY) -m pytest tests/vm -q -rfEs --durations=10 && \
+	echo "test-vm: VM stage passed in $$(( $$(date +%s) - start )) s"
 
 molecule: deps
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done

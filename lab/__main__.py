@@ -1,6 +1,7 @@
 """`python -m lab VERB`: the local lab of real swarm hosts on this machine.
 
-    up [--managers 3] [--workers 2] [--lb 0] [--outsiders 0]   create (or keep) the lab
+    up [--managers 3] [--workers 2] [--lb 0] [--outsiders 0] [--backend netns|vm]
+                                                                create (or keep) the lab
     down                                                        remove every trace of it
     status [--json]                                             host, address, engine, swarm
     ssh HOST [CMD...]                                           a shell on a lab host
@@ -8,6 +9,10 @@
     partition HOST... | heal HOST...                            cut / restore their network
     add manager|worker|lb|outsider                              one more host
     inventory [--list]                                          the inventory as JSON
+    image [--rebuild]                                           the VM backend's base image
+
+A lab remembers its backend (netns: namespaces on this machine; vm: qemu VMs with their own
+kernel, see lab/vm.py), so later verbs need not repeat `--backend`.
 
 `--name` picks a lab (default `swarmops`, whose inventory is inventories/lab/hosts.yml);
 several labs can run side by side on distinct `--subnet`s.
@@ -26,7 +31,7 @@ from collections.abc import Iterator
 
 from . import image, inventory
 from .config import DEFAULT_NAME, DEFAULT_SUBNET, KINDS, STATE_ROOT, LabConfig
-from .hosts import Backend, backend_for
+from .hosts import BACKENDS, Backend, backend_for
 from .sh import LabError
 
 
@@ -85,8 +90,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     # Whatever is left of an earlier lab of this name (killed processes, namespaces, links,
     # rules) goes first; a lab never builds on top of remains.
-    old = existing or lab
-    removed = backend_for(old).cleanup()
+    removed = backend.cleanup() if existing is None else backend_for(existing).cleanup()
+    if existing is None or existing.backend != lab.backend:
+        removed += backend_for(LabConfig(name=lab.name, subnet=lab.subnet, bridge=lab.bridge,
+                                         backend=next(b for b in BACKENDS if b != lab.backend))).cleanup()
     if existing is not None and (existing.bridge != lab.bridge):
         removed += backend.cleanup()
     if removed:
@@ -107,8 +114,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    lab = LabConfig.load(args.name) or LabConfig(name=args.name, subnet=args.subnet, bridge=args.bridge)
-    removed = backend_for(lab).cleanup()
+    lab = LabConfig.load(args.name)
+    if lab is not None:
+        removed = backend_for(lab).cleanup()
+    else:
+        # No state file (a run killed early): look for traces of either backend.
+        removed = []
+        for backend in BACKENDS:
+            lab = LabConfig(name=args.name, subnet=args.subnet, bridge=args.bridge, backend=backend)
+            removed += backend_for(lab).cleanup()
     inventory.remove(lab)
     (lab.state_dir / "lab.json").unlink(missing_ok=True)
     print(f"lab {lab.name!r} down" + (f": removed {', '.join(removed)}" if removed else ": nothing was left"))
@@ -197,6 +211,23 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image(args: argparse.Namespace) -> int:
+    from . import vm, vmimage
+
+    if args.check:
+        reason = vm.unavailable()
+        print(reason or "the VM backend can run here")
+        return 3 if reason else 0
+    started = time.monotonic()
+    img, built = vmimage.ensure(rebuild=args.rebuild)
+    pruned = vmimage.prune(img)
+    print(
+        f"lab image: {img.folder} ({'built' if built else 'cached, recipe unchanged'}) in "
+        f"{time.monotonic() - started:.1f} s" + (f"; removed older images: {', '.join(pruned)}" if pruned else "")
+    )
+    return 0
+
+
 def cmd_inventory(args: argparse.Namespace) -> int:
     """Ansible's inventory-script protocol, for tools that read the lab at run time (Molecule)."""
     print("{}" if args.host else inventory.script(LabConfig.load(args.name)))
@@ -221,13 +252,19 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--outsiders", type=int, default=0, help="non-member hosts (outsider1...)")
     up.add_argument("--subnet", default=DEFAULT_SUBNET, help="the lab's /24 (default %(default)s)")
     up.add_argument("--bridge", default="", help="bridge name (default: from the lab name)")
-    up.add_argument("--backend", default="netns", choices=["netns"])
+    up.add_argument(
+        "--backend",
+        default=os.environ.get("SWARMOPS_LAB_BACKEND", "netns"),
+        choices=BACKENDS,
+        help="netns: namespaces on this machine (fast); vm: qemu VMs with their own kernel (default: %(default)s)",
+    )
     up.add_argument("--inventory", default="", help="where to write the inventory")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="remove every trace of the lab")
     down.add_argument("--subnet", default=DEFAULT_SUBNET)
     down.add_argument("--bridge", default="")
+    down.add_argument("--backend", choices=BACKENDS, help="ignored: a lab remembers its backend")
     down.set_defaults(func=cmd_down)
 
     status = sub.add_parser("status", help="a table of hosts, engines and swarm state")
@@ -253,6 +290,11 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("--list", action="store_true")
     inv.add_argument("--host", default="")
     inv.set_defaults(func=cmd_inventory)
+
+    img = sub.add_parser("image", help="build (or reuse) the VM backend's Debian 12 base image")
+    img.add_argument("--rebuild", action="store_true", help="build again even if the recipe is unchanged")
+    img.add_argument("--check", action="store_true", help="say whether VMs can run here (exit 3 if not)")
+    img.set_defaults(func=cmd_image)
 
     add = sub.add_parser("add", help="add one host")
     add.add_argument("kind", choices=list(KINDS))

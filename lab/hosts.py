@@ -11,6 +11,9 @@ import subprocess
 from dataclasses import dataclass
 
 from .config import Host, LabConfig
+from .sh import LabError
+
+BACKENDS = ("netns", "vm")
 
 
 @dataclass
@@ -78,4 +81,8 @@ def backend_for(lab: LabConfig) -> Backend:
         from .netns import NetnsBackend
 
         return NetnsBackend(lab)
-    raise ValueError(f"backend {lab.backend!r}: allowed are netns")
+    if lab.backend == "vm":
+        from .vm import VmBackend
+
+        return VmBackend(lab)
+    raise LabError(f"backend {lab.backend!r}: allowed are {', '.join(BACKENDS)}")

@@ -30,11 +30,24 @@ def connection_vars(lab: LabConfig) -> dict[str, str]:
     }
 
 
+def backend_host_vars(lab: LabConfig) -> dict[str, object]:
+    """Per-host settings a backend needs. Host variables, because the lab's group_vars/all.yml
+    (written for namespace hosts, which share the machine's /usr) outranks the inventory
+    file's group variables: VM hosts start bare, so the roles install the engine and HAProxy
+    from apt, through the apt proxy the lab configures in every VM."""
+    if lab.backend == "vm":
+        # Under software emulation on a busy machine sshd can take longer than Ansible's
+        # default 10 s to greet.
+        return {"docker_engine_install": True, "swarm_lb_install": True, "ansible_ssh_timeout": 120}
+    return {}
+
+
 def script(lab: LabConfig | None) -> str:
     """The same inventory in the JSON of Ansible's inventory-script protocol (`--list`)."""
     if lab is None:  # no lab yet: an empty inventory, not an error
         return json.dumps({"_meta": {"hostvars": {}}})
-    data: dict = {"_meta": {"hostvars": {h.name: {"ansible_host": h.address} for h in lab.hosts}},
+    data: dict = {"_meta": {"hostvars": {h.name: {"ansible_host": h.address, **backend_host_vars(lab)}
+                                         for h in lab.hosts}},
                   "all": {"vars": connection_vars(lab), "children": ["swarm", "lb", "outsiders"]},
                   "swarm": {"children": ["managers", "workers"]}}
     for kind, group in GROUPS.items():
@@ -54,6 +67,7 @@ def render(lab: LabConfig) -> str:
         for h in members:
             lines.append(f"{pad}    {h.name}:")
             lines.append(f"{pad}      ansible_host: {h.address}")
+            lines += [f"{pad}      {k}: {json.dumps(v)}" for k, v in backend_host_vars(lab).items()]
         return lines
 
     out = [HEADER.format(name=lab.name, subnet=lab.subnet).rstrip("\n"), "all:", "  vars:"]

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import engine
-from .config import Host
+from .config import Host, LabConfig
 from .hosts import Backend, HostStatus
 from .sh import LabError, ok, run
 
@@ -168,29 +168,7 @@ class NetnsBackend(Backend):
             Path(mountpoint).touch(exist_ok=True)
 
     def _check_range(self) -> None:
-        """Refuse a subnet or bridge name that something other than this lab uses."""
-        lab = self.lab
-        links = {link["ifname"]: link for link in json.loads(run(["ip", "-j", "link", "show"]).stdout)}
-        mine = links.get(lab.bridge)
-        if mine is not None and mine.get("ifalias") != lab.tag:
-            raise LabError(
-                f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); choose another with --bridge"
-            )
-        for addr in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout):
-            if addr["ifname"] == lab.bridge:
-                continue
-            for info in addr.get("addr_info", []):
-                net = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
-                if net.overlaps(lab.network):
-                    raise LabError(
-                        f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; choose another with --subnet"
-                    )
-        for route in json.loads(run(["ip", "-j", "-4", "route", "show"]).stdout):
-            dst = route.get("dst", "")
-            if dst in ("", "default") or route.get("dev") == lab.bridge:
-                continue
-            if ipaddress.IPv4Network(dst, strict=False).overlaps(lab.network):
-                raise LabError(f"subnet {lab.subnet} overlaps route {dst}; choose another with --subnet")
+        check_range(self.lab)
 
     def _write_engine_files(self) -> None:
         script = Path("/etc/init.d/docker")
@@ -393,18 +371,7 @@ class NetnsBackend(Backend):
             run(["ip", "netns", "del", name], check=False)
         if netns_names:
             removed.append(f"{len(netns_names)} network namespaces")
-        for link in json.loads(run(["ip", "-j", "link", "show"]).stdout):
-            ifname = link["ifname"].split("@")[0]
-            if ifname.startswith(f"{lab.bridge}-") or (ifname == lab.bridge and link.get("ifalias") == lab.tag):
-                run(["ip", "link", "del", ifname], check=False)
-                removed.append(f"link {ifname}")
-        rules = run(["iptables", "-w", "-S"], check=False).stdout.splitlines()
-        for rule in rules:
-            if f'"{lab.tag}"' in rule or f" {lab.tag} " in rule + " ":
-                spec = shlex.split(rule)
-                if spec and spec[0] == "-A":
-                    run(["iptables", "-w", "-D", *spec[1:]], check=False)
-                    removed.append("an iptables rule")
+        removed += remove_links_and_rules(lab)
         if lab.run_dir.exists():
             shutil.rmtree(lab.run_dir, ignore_errors=True)
         hosts_dir = lab.state_dir / "hosts"
@@ -412,6 +379,49 @@ class NetnsBackend(Backend):
             shutil.rmtree(hosts_dir, ignore_errors=True)
             removed.append("host folders")
         return removed
+
+
+def check_range(lab: LabConfig) -> None:
+    """Refuse a subnet or bridge name that something other than this lab uses."""
+    links = {link["ifname"]: link for link in json.loads(run(["ip", "-j", "link", "show"]).stdout)}
+    mine = links.get(lab.bridge)
+    if mine is not None and mine.get("ifalias") != lab.tag:
+        raise LabError(
+            f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); choose another with --bridge"
+        )
+    for addr in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout):
+        if addr["ifname"] == lab.bridge:
+            continue
+        for info in addr.get("addr_info", []):
+            net = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
+            if net.overlaps(lab.network):
+                raise LabError(
+                    f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; choose another with --subnet"
+                )
+    for route in json.loads(run(["ip", "-j", "-4", "route", "show"]).stdout):
+        dst = route.get("dst", "")
+        if dst in ("", "default") or route.get("dev") == lab.bridge:
+            continue
+        if ipaddress.IPv4Network(dst, strict=False).overlaps(lab.network):
+            raise LabError(f"subnet {lab.subnet} overlaps route {dst}; choose another with --subnet")
+
+
+def remove_links_and_rules(lab: LabConfig) -> list[str]:
+    """Delete the lab's bridge, its ports (`BRIDGE-OCTET`: veths or taps) and its iptables rules."""
+    removed = []
+    for link in json.loads(run(["ip", "-j", "link", "show"]).stdout):
+        ifname = link["ifname"].split("@")[0]
+        if ifname.startswith(f"{lab.bridge}-") or (ifname == lab.bridge and link.get("ifalias") == lab.tag):
+            run(["ip", "link", "del", ifname], check=False)
+            removed.append(f"link {ifname}")
+    rules = run(["iptables", "-w", "-S"], check=False).stdout.splitlines()
+    for rule in rules:
+        if f'"{lab.tag}"' in rule or f" {lab.tag} " in rule + " ":
+            spec = shlex.split(rule)
+            if spec and spec[0] == "-A":
+                run(["iptables", "-w", "-D", *spec[1:]], check=False)
+                removed.append("an iptables rule")
+    return removed
 
 
 def _netns_list() -> list[str]:
