@@ -158,7 +158,14 @@ def _inventory_moving(lab: Lab, host: str, source: str, target: str, name: str):
     return path
 
 
+def _wait_all_ready(lab: Lab) -> None:
+    """Earlier tests partition and restart hosts: start from every node Ready again."""
+    wait_for(lambda: all(n["status"] == "Ready" for n in lab.nodes().values()), timeout=120,
+             what="every node Ready")
+
+
 def test_roles_follow_the_inventory_groups(site_lab: Lab):
+    _wait_all_ready(site_lab)
     demoted = _inventory_moving(site_lab, "manager3", "managers", "workers", "hosts-demote.yml")
     try:
         run = _playbook_with_inventory(site_lab, demoted, "--tags", "cluster")
@@ -177,6 +184,7 @@ def test_roles_follow_the_inventory_groups(site_lab: Lab):
 
 
 def test_a_host_in_another_swarm_is_refused_and_left_alone(site_lab: Lab):
+    _wait_all_ready(site_lab)
     addr = site_lab.hosts["worker2"]
     site_lab.ssh("worker2", f"docker swarm leave --force && docker swarm init --advertise-addr {addr}")
     try:
@@ -202,6 +210,7 @@ def test_a_host_in_another_swarm_is_refused_and_left_alone(site_lab: Lab):
 
 
 def test_availability_from_the_inventory(site_lab: Lab):
+    _wait_all_ready(site_lab)
     extra = '{"swarm_node_availability": "drain"}'
     run = site_lab.playbook("site.yml", "--tags", "cluster", "--limit", "manager1,manager2,manager3,worker1",
                             "-e", extra)
