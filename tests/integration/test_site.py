@@ -179,7 +179,8 @@ def test_roles_follow_the_inventory_groups(site_lab: Lab):
     # Back in the managers group: promoted again, and then nothing left to do.
     run = site_lab.playbook("site.yml", "--tags", "cluster")
     assert total_changed(run.stdout) == 1
-    assert site_lab.nodes()["manager3"]["manager"] == "Reachable"
+    # A promoted node shows as Reachable once it has joined raft, a moment after the API call.
+    wait_for(lambda: site_lab.nodes()["manager3"]["manager"] == "Reachable", timeout=60, what="manager3 Reachable")
     assert total_changed(site_lab.playbook("site.yml").stdout) == 0
 
 
@@ -261,7 +262,7 @@ def test_sample_stack_follows_its_templated_compose_file(site_lab: Lab):
     assert total_changed(run.stdout) == 1
     assert replicas() == "3/3"  # the role waits for convergence
     site_lab.playbook("site.yml", "--tags", "services")
-    assert replicas() == "2/2"
+    wait_for(lambda: replicas() == "2/2", timeout=120, what="demo_web back to 2/2")
 
 
 def test_ufw_backend_keeps_its_tagged_rules_exact(site_lab: Lab):
