@@ -33,7 +33,7 @@ def ok(proc: subprocess.CompletedProcess) -> dict:
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = Lab(f"{PREFIX}lc", subnet(12))
+    lab = Lab(f"{PREFIX}lc", subnet(30))  # clear of the Molecule scenarios (10.203.12-18)
     lab.cli("down", check=False)
     try:
         lab.up(managers=1, workers=2)
