@@ -17,10 +17,12 @@ def test_the_lost_managers_are_back(lab):
 
 def test_the_services_are_still_defined_and_running(lab):
     def running():
-        out = lab.docker("manager1", "service", "ls", "--format", "{{.Name}} {{.Replicas}}").stdout.split()
-        return out == ["probe", "2/2"]
+        out = lab.docker("manager1", "service", "ls", "--format", "{{.Name}} {{.Replicas}}").stdout
+        replicas = dict(line.split() for line in out.splitlines() if line.strip())
+        # The lab inventory's sample service and sample stack, both as site.yml left them.
+        return replicas == {"probe": "2/2", "demo_web": "2/2"}
 
-    labtest.wait_for(running, 120, what="probe 2/2")
+    labtest.wait_for(running, 120, what="probe 2/2 and demo_web 2/2")
     tasks = lab.docker("manager1", "service", "ps", "probe", "--filter", "desired-state=running",
                        "--format", "{{.Node}} {{.CurrentState}}").stdout.splitlines()
     assert sorted(t.split()[0] for t in tasks) == ["worker1", "worker2"]
