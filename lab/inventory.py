@@ -90,9 +90,14 @@ def write(lab: LabConfig) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # An inventory written elsewhere (a test lab's) gets the lab's group_vars beside it, as
     # Ansible looks for group_vars next to the inventory file.
+    # A link left by another checkout (perhaps removed since) is pointed at this one.
     group_vars = path.parent / "group_vars"
-    if group_vars != LAB_GROUP_VARS and not group_vars.exists():
-        group_vars.symlink_to(LAB_GROUP_VARS)
+    if group_vars != LAB_GROUP_VARS and not (group_vars.is_symlink()
+                                             and group_vars.readlink() == LAB_GROUP_VARS):
+        if group_vars.is_symlink():
+            group_vars.unlink()
+        if not group_vars.exists():
+            group_vars.symlink_to(LAB_GROUP_VARS)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render(lab))
     tmp.replace(path)
