@@ -123,8 +123,8 @@ CASES: list[Case] = [
          {"chain": "SWARMOPS-INPUT", "rules": ["-p tcp --dport notaport -j ACCEPT"], "jump_from": ["INPUT"]},
          ("notaport",)),
     # Role variables (through the roles' argument specs and asserts) --------------------------------------
-    Case("role-firewall-backend", "role", "swarm_firewall", {"swarm_firewall_backend": "nftables"},
-         ("swarm_firewall_backend", "iptables"), hosts="manager1"),
+    Case("role-firewall-backend", "role", "swarm_firewall", {"swarm_firewall_backend": "firewalld"},
+         ("swarm_firewall_backend", "iptables", "nftables", "ufw"), hosts="manager1"),
     Case("role-firewall-cidrs-miss-node", "role", "swarm_firewall",
          {"swarm_firewall_cluster_cidrs": ["192.168.77.0/24"]}, ("swarm_firewall_cluster_cidrs",),
          hosts="manager1"),
