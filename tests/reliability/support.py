@@ -48,8 +48,12 @@ def _by_name(objects: list[dict], kind: str) -> dict[str, Any]:
     return by_name
 
 
+# The firewall as swarmops writes it (INPUT, its chain, its nftables table, its ufw rules),
+# not Docker's own chains, which the engine rewrites by itself as tasks come and go.
 HOST_STATE = ("cat /etc/docker/daemon.json 2>/dev/null; echo '--'; cat /run/docker.pid 2>/dev/null; echo '--';"
-              "iptables -w -S; echo '--'; cat /etc/haproxy/haproxy.cfg 2>/dev/null")
+              "iptables -w -S INPUT; iptables -w -S SWARMOPS-INPUT 2>/dev/null;"
+              " nft list table inet swarmops 2>/dev/null; ufw show added 2>/dev/null; echo '--';"
+              " cat /etc/haproxy/haproxy.cfg 2>/dev/null")
 
 
 def host_state(lab: Lab, hosts: list[str], objects: bool = False) -> dict[str, Any]:
