@@ -142,9 +142,7 @@ class NetnsBackend(Backend):
             raise LabError(f"missing tools: {', '.join(missing)}; run `make deps` first")
         self._check_range()
         lab = self.lab
-        lab.state_dir.mkdir(parents=True, exist_ok=True)
-        if not lab.key_file.exists():
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lab.tag, "-f", str(lab.key_file)])
+        ensure_key_and_bridge(lab)
         self._write_engine_files()
         # Namespace files can only be bind-mounted on a mount that does not propagate.
         ns_dir = lab.run_dir / "ns"
@@ -152,16 +150,6 @@ class NetnsBackend(Backend):
         if not ok(["mountpoint", "-q", str(ns_dir)]):
             run(["mount", "--bind", str(ns_dir), str(ns_dir)])
             run(["mount", "--make-private", str(ns_dir)])
-        if not Path(f"/sys/class/net/{lab.bridge}").exists():
-            run(["ip", "link", "add", lab.bridge, "type", "bridge"])
-            run(["ip", "link", "set", lab.bridge, "alias", lab.tag])
-            run(["ip", "addr", "add", f"{lab.gateway}/24", "dev", lab.bridge])
-        run(["ip", "link", "set", lab.bridge, "up"])
-        # Once any engine has run, bridged traffic passes the machine's FORWARD chain
-        # (br_netfilter) whose policy may be DROP: let the lab's hosts reach each other.
-        rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
-        if not ok(["iptables", "-w", "-C", *rule]):
-            run(["iptables", "-w", "-I", *rule])
         for mountpoint in [*BOUND_DIRS, "/etc/init.d", "/etc/default"]:
             Path(mountpoint).mkdir(parents=True, exist_ok=True)
         for mountpoint in BOUND_FILES:
@@ -379,6 +367,23 @@ class NetnsBackend(Backend):
             shutil.rmtree(hosts_dir, ignore_errors=True)
             removed.append("host folders")
         return removed
+
+
+def ensure_key_and_bridge(lab: LabConfig) -> None:
+    """What every backend needs first: the lab's SSH key and its bridge, up and forwarding."""
+    lab.state_dir.mkdir(parents=True, exist_ok=True)
+    if not lab.key_file.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lab.tag, "-f", str(lab.key_file)])
+    if not Path(f"/sys/class/net/{lab.bridge}").exists():
+        run(["ip", "link", "add", lab.bridge, "type", "bridge"])
+        run(["ip", "link", "set", lab.bridge, "alias", lab.tag])
+        run(["ip", "addr", "add", f"{lab.gateway}/24", "dev", lab.bridge])
+    run(["ip", "link", "set", lab.bridge, "up"])
+    # Once any engine has run, bridged traffic passes the machine's FORWARD chain
+    # (br_netfilter) whose policy may be DROP: let the lab's hosts reach each other.
+    rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
+    if not ok(["iptables", "-w", "-C", *rule]):
+        run(["iptables", "-w", "-I", *rule])
 
 
 def check_range(lab: LabConfig) -> None:

@@ -36,8 +36,8 @@ from pathlib import Path
 from . import engine, vmimage
 from .config import Host
 from .hosts import Backend, HostStatus
-from .netns import _alive, _parallel, _wait_port, check_range, remove_links_and_rules
-from .sh import LabError, ok, run
+from .netns import _alive, _parallel, _wait_port, check_range, ensure_key_and_bridge, remove_links_and_rules
+from .sh import LabError, run
 from .vmimage import CACHE_ROOT
 
 TOOLS = ("qemu-system-x86_64", "qemu-img", "ip", "iptables", "ssh", "ssh-keygen", "apt-cacher-ng")
@@ -177,20 +177,8 @@ class VmBackend(Backend):
             )
         check_range(self.lab)
         lab = self.lab
-        lab.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_key_and_bridge(lab)
         lab.run_dir.mkdir(parents=True, exist_ok=True)
-        if not lab.key_file.exists():
-            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lab.tag, "-f", str(lab.key_file)])
-        if not Path(f"/sys/class/net/{lab.bridge}").exists():
-            run(["ip", "link", "add", lab.bridge, "type", "bridge"])
-            run(["ip", "link", "set", lab.bridge, "alias", lab.tag])
-            run(["ip", "addr", "add", f"{lab.gateway}/24", "dev", lab.bridge])
-        run(["ip", "link", "set", lab.bridge, "up"])
-        # Bridged traffic may pass the machine's FORWARD chain (br_netfilter), policy DROP
-        # once an engine ran on the machine: let the lab's hosts reach each other.
-        rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
-        if not ok(["iptables", "-w", "-C", *rule]):
-            run(["iptables", "-w", "-I", *rule])
         self.image, built = vmimage.ensure(log=print)
         self.accel = accelerator(self.image.kernel)
         print(f"lab image: {self.image.folder.name} ({'built now' if built else 'cached'}); accelerator: {self.accel}")
