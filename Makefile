@@ -24,7 +24,7 @@ help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
 	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
 	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
-	@echo "make test-vm    the VM stage alone: base image, molecule -s vm, tests/vm (slow: qemu)"
+	@echo "make test-vm    the VM stage alone: base image, then molecule -s vm (slow: qemu)"
 	@echo "make demo LAB=vm  the demo on qemu VMs (3 managers, 1 worker) instead of namespaces"
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
@@ -104,17 +104,15 @@ test: deps
 
 # The VM stage: real Debian 12 VMs under qemu (slow: software emulation here). The base image
 # is built first (cached under /var/cache/swarmops-lab, rebuilt when its recipe changes), then
-# the Molecule scenario from bare VMs, then the routing mesh / VIP / encrypted overlay tests.
-# A machine that cannot run VMs gets skips that say why.
-# Not yet part of `make test`: its Molecule scenario and tests have not passed end to end
-# (see README, "Two backends").
+# the Molecule scenario: site.yml from bare VMs, idempotence, and a verify step with the
+# routing mesh / VIP / encrypted overlay / maintenance checks on the same VMs.
+# A machine that cannot run VMs gets a skip that says why.
 test-vm: deps-vm
 	@start=$$(date +%s); \
 	if ! reason=$$($(PY) -m lab image --check); then \
-		echo "test-vm: SKIPPED: $$reason"; $(PY) -m pytest tests/vm -q -rs; exit $$?; fi; \
+		echo "test-vm: SKIPPED, this machine cannot run the VM backend: $$reason"; exit 0; fi; \
 	$(PY) -m lab image && \
 	molecule test -s vm && \
-	$(PY) -m pytest tests/vm -q -rfEs --durations=10 && \
 	echo "test-vm: VM stage passed in $$(( $$(date +%s) - start )) s"
 
 molecule: deps

@@ -53,14 +53,13 @@ def test_swarm_ports_listen(host):
     assert host.socket("tcp://2377").is_listening == _is_manager(host)
 
 
-def test_firewall_chain_is_hooked_and_drops_strangers(host):
+def test_firewall_chain_is_hooked_and_drops_strangers(host, inventory):
     rules = host.check_output("iptables -w -S")
     assert "-A INPUT -j SWARMOPS-INPUT" in rules
     assert "-A SWARMOPS-INPUT -p udp -m udp --dport 4789 -j DROP" in rules
     assert ("--dport 2377 -j DROP" in rules) == _is_manager(host)
-    members = host.ansible.get_variables()["groups"]["swarm"]
-    for member in members:
-        address = host.ansible.get_variables()["hostvars"][member]["ansible_host"]
+    for member in inventory.get_hosts("swarm"):
+        address = inventory.get_variables(member)["ansible_host"]
         assert f"-A SWARMOPS-INPUT -s {address}/32 -p udp -m udp --dport 4789 -j ACCEPT" in rules
 
 

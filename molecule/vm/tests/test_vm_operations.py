@@ -1,0 +1,97 @@
+"""Operations on the VMs, last because they restart engines: maintenance.yml restarting an
+engine under systemd while the routing mesh keeps answering, and the lab's fault verbs."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+
+from labtools import recap, wait_for
+
+MANAGER = "manager1"
+PORT = 8082
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+class MeshProbe(threading.Thread):
+    """Requests a published port on one node until stopped; counts answers and failures."""
+
+    def __init__(self, address: str, port: int):
+        super().__init__(daemon=True)
+        self.url = f"http://{address}:{port}/"
+        self.ok = 0
+        self.failures: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as resp:
+                    resp.read()
+                self.ok += 1
+            except OSError as exc:
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {exc}")
+            time.sleep(0.2)
+
+
+def test_maintenance_restarts_an_engine_under_systemd_and_the_mesh_keeps_answering(vm_lab):
+    vm_lab.docker(MANAGER, "service", "rm", "steady", check=False)
+    vm_lab.docker(
+        MANAGER, "service", "create", "--detach", "--name", "steady", "--replicas", "2",
+        "--constraint", f"node.hostname!={MANAGER}", "--env", "PROBE_NODE={{.Node.Hostname}}",
+        "--publish", f"published={PORT},target=80,mode=ingress", "swarmops/probe:1",
+    )  # fmt: skip
+    probe = MeshProbe(vm_lab.hosts[MANAGER], PORT)
+    try:
+        wait_for(lambda: vm_lab.docker(MANAGER, "service", "ls", "--filter", "name=steady",
+                                       "--format", "{{.Replicas}}").stdout.strip() == "2/2",
+                 timeout=180, interval=2, what="steady 2/2")  # fmt: skip
+        # The node without a task answers through the mesh before the run starts.
+        wait_for(lambda: _answers(f"http://{vm_lab.hosts[MANAGER]}:{PORT}/"),
+                 timeout=180, interval=2, what=f"the routing mesh on {MANAGER}:{PORT}")  # fmt: skip
+        before = vm_lab.ssh("worker1", "systemctl show -p MainPID --value docker").stdout.strip()
+        probe.start()
+        run = vm_lab.playbook("playbooks/maintenance.yml", "--limit", "worker1", timeout=1800)
+        probe.done.set()
+        probe.join(10)
+        print(f"mesh requests during maintenance.yml: {probe.ok} answered, {len(probe.failures)} failed")
+        after = vm_lab.ssh("worker1", "systemctl show -p MainPID --value docker").stdout.strip()
+        assert after != before, "the engine was not restarted by systemd"
+        assert vm_lab.ssh("worker1", "systemctl is-active docker").stdout.strip() == "active"
+        assert recap(run.stdout)["worker1"]["failed"] == 0
+        node = vm_lab.nodes(MANAGER)["worker1"]
+        assert (node["status"], node["availability"]) == ("Ready", "Active")
+        assert probe.ok >= 20, f"too few requests made: {probe.ok}"
+        assert not probe.failures, probe.failures[:10]
+    finally:
+        probe.done.set()
+        vm_lab.docker(MANAGER, "service", "rm", "steady", check=False)
+
+
+def test_lab_faults_on_vms_kill_restart_partition_heal(vm_lab):
+    """The lab's fault verbs on the VM backend: the engine stopped under systemd shows Down to
+    the manager, and a restart brings it back; a partitioned VM is cut off until healed."""
+
+    def state(node: str) -> str:
+        return vm_lab.nodes(MANAGER).get(node, {}).get("status", "")
+
+    vm_lab.cli("kill", "worker1")
+    assert vm_lab.ssh("worker1", "systemctl is-active docker", check=False).stdout.strip() != "active"
+    wait_for(lambda: state("worker1") == "Down", timeout=120, interval=2, what="worker1 Down")
+    vm_lab.cli("restart", "worker1", timeout=600)
+    wait_for(lambda: state("worker1") == "Ready", timeout=180, interval=2, what="worker1 Ready again")
+    vm_lab.cli("partition", "worker1")
+    try:
+        assert vm_lab.ssh("worker1", "true", check=False, timeout=30).returncode != 0
+    finally:
+        vm_lab.cli("heal", "worker1")
+    wait_for(lambda: vm_lab.ssh("worker1", "true", check=False, timeout=30).returncode == 0, timeout=120,
+             interval=2, what="worker1 reachable after heal")  # fmt: skip
