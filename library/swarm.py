@@ -385,7 +385,18 @@ def absent(module, client, local):
         if not module.check_mode:
             client.call("swarm leave", client.api.leave_swarm, force=p["force"])
         return result
-    nodes = client.call("list nodes", client.api.nodes)
+    try:
+        nodes = client.api.nodes()
+    except APIError as exc:
+        # No leader (quorum lost, e.g. a manager of a group left behind by a recovery): the
+        # managers cannot be read, so nothing can be checked; only a forced leave goes on.
+        if not p["force"]:
+            module.fail_json(msg=f"refused: the managers cannot be read ({explain(exc)}); nothing was changed "
+                                 "(force=true leaves anyway)")
+        result["actions"].append(f"force-leave the swarm (the managers cannot be read: {explain(exc)})")
+        if not module.check_mode:
+            client.call("swarm leave", client.api.leave_swarm, force=True)
+        return result
     check = check_removal(managers_of(nodes), local["node_id"], "leaving from")
     result["quorum"] = check.as_dict()
     if not check.ok and not p["force"]:

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labtools import NET_BASE, PREFIX, Lab, subnet
 
 OFFSET = 20  # first /24 of this suite, above tests/integration's
-OFFSETS = {"converged": 0, "single": 1, "kill-site": 2, "kill-update": 3}
+OFFSETS = {"converged": 0, "single": 1, "kill-site": 2, "kill-update": 3, "partition": 4, "upgrade": 5,
+           "lifecycle-secrets": 6}
 MEMBERS = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
 
@@ -42,7 +43,8 @@ def lab_for(key: str) -> Lab:
         raise pytest.UsageError(f"SWARMOPS_TEST_NET={NET_BASE} leaves no room for the reliability labs "
                                 f"(10.203.{NET_BASE + offset}.0/24); use 234 or less")
     # Lab bridges are named from the first 7 characters of the name: keep names short.
-    short = {"converged": "c", "single": "s", "kill-site": "k1", "kill-update": "k2"}[key]
+    short = {"converged": "c", "single": "s", "kill-site": "k1", "kill-update": "k2", "partition": "p",
+             "upgrade": "u", "lifecycle-secrets": "ls"}[key]
     return Lab(f"{PREFIX}r{short}", subnet(offset))
 
 

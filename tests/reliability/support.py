@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import docker
-from labtools import Lab
+from labtools import REPO, Lab
 
 # Fields the engine updates on its own (heartbeats, raft indexes, timestamps, task churn).
 VOLATILE = {"CreatedAt", "UpdatedAt", "Version", "Index", "Status", "ManagerStatus", "JoinTokens",
@@ -134,3 +137,26 @@ def run_role(lab: Lab, tmp_path: Path, hosts: str, role: str, variables: dict, *
     varfile = tmp_path / f"{name}.vars.json"
     varfile.write_text(json.dumps(variables))
     return lab.playbook(str(path), "-e", f"@{varfile}", *extra, check=False)
+
+
+def stream_playbook(lab: Lab, playbook: str, trigger: str | None, action: Callable[[], None] | None,
+                    *args: str, timeout: float = 1200) -> tuple[int, str, float | None]:
+    """Run a playbook, reading its output as it comes; when a line contains `trigger`, run
+    `action` in a thread (so the run is not held up). Returns rc, output, and when (seconds
+    into the run) the action started, or None if the trigger never came (or none was given)."""
+    proc = subprocess.Popen(["ansible-playbook", "-i", str(lab.inventory), str(REPO / playbook), *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.ansible_env())
+    start, fired, lines = time.monotonic(), None, []
+    threads = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if fired is None and trigger is not None and action is not None and trigger in line:
+            fired = time.monotonic() - start
+            thread = threading.Thread(target=action)
+            thread.start()
+            threads.append(thread)
+    rc = proc.wait(timeout=timeout)
+    for thread in threads:
+        thread.join(timeout=120)
+    return rc, "".join(lines), fired

@@ -14,35 +14,12 @@ recover.yml) need the lifecycle playbooks and are added with them.
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 from pathlib import Path
 
 from conftest import MEMBERS
-from labtools import REPO, Lab, recap, total_changed, wait_for
-
-
-def _stream_playbook(lab: Lab, playbook: str, trigger: str, action, *args: str) -> tuple[int, str, float | None]:
-    """Run a playbook, reading its output as it comes; when a line contains `trigger`, run
-    `action` in a thread (so the run is not held up). Returns rc, output, and when (seconds
-    into the run) the action started, or None if the trigger never came."""
-    proc = subprocess.Popen(["ansible-playbook", "-i", str(lab.inventory), playbook, *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.ansible_env())
-    start, fired, lines = time.monotonic(), None, []
-    threads = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if fired is None and trigger in line:
-            fired = time.monotonic() - start
-            thread = threading.Thread(target=action)
-            thread.start()
-            threads.append(thread)
-    rc = proc.wait(timeout=900)
-    for thread in threads:
-        thread.join(timeout=120)
-    return rc, "".join(lines), fired
+from labtools import Lab, recap, total_changed, wait_for
+from support import stream_playbook
 
 
 def _swarm_view(lab: Lab, via: str = "manager1") -> dict[str, tuple[str, str]]:
@@ -56,7 +33,7 @@ def test_manager_killed_during_site_then_rerun_converges(own_lab):
     def kill() -> None:
         killed["proc"] = lab.cli("kill", "manager2", check=False)
 
-    rc, out, fired = _stream_playbook(lab, str(REPO / "site.yml"), "PLAY [Cluster]", kill)
+    rc, out, fired = stream_playbook(lab, "site.yml", "PLAY [Cluster]", kill)
     assert fired is not None, out[-3000:]
     assert killed["proc"].returncode == 0, killed["proc"].stderr
     hosts = recap(out)
@@ -128,7 +105,7 @@ def test_leader_killed_during_a_service_update(own_lab, tmp_path):
         killed["at"] = time.monotonic()
 
     killed: dict = {}
-    rc, out, fired = _stream_playbook(lab, str(_service_task("swarmops/probe:2", tmp_path, "update")),
+    rc, out, fired = stream_playbook(lab, str(_service_task("swarmops/probe:2", tmp_path, "update")),
                                       "TASK [roll out swarmops/probe:2]", kill_leader_once_updating)
     assert fired is not None and killed.get("proc") is not None and killed["proc"].returncode == 0, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
