@@ -139,11 +139,11 @@ def run_role(lab: Lab, tmp_path: Path, hosts: str, role: str, variables: dict, *
     return lab.playbook(str(path), "-e", f"@{varfile}", *extra, check=False)
 
 
-def stream_playbook(lab: Lab, playbook: str, trigger: str | None, action: Callable[[], None] | None,
+def stream_playbook(lab: Lab, playbook: str, trigger: str, action: Callable[[], None],
                     *args: str, timeout: float = 1200) -> tuple[int, str, float | None]:
     """Run a playbook, reading its output as it comes; when a line contains `trigger`, run
     `action` in a thread (so the run is not held up). Returns rc, output, and when (seconds
-    into the run) the action started, or None if the trigger never came (or none was given)."""
+    into the run) the action started, or None if the trigger never came."""
     proc = subprocess.Popen(["ansible-playbook", "-i", str(lab.inventory), str(REPO / playbook), *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.ansible_env())
     start, fired, lines = time.monotonic(), None, []
@@ -151,7 +151,7 @@ def stream_playbook(lab: Lab, playbook: str, trigger: str | None, action: Callab
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
-        if fired is None and trigger is not None and action is not None and trigger in line:
+        if fired is None and trigger in line:
             fired = time.monotonic() - start
             thread = threading.Thread(target=action)
             thread.start()

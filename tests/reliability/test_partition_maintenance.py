@@ -16,7 +16,6 @@ import time
 
 from conftest import MEMBERS
 from labtools import Lab, recap, total_changed, wait_for
-from support import stream_playbook
 
 # Bounded waits for the run, so that the test takes minutes, not the defaults' 5 minutes each.
 TIMEOUTS = ("-e", "swarm_maintenance_drain_timeout=90", "-e", "swarm_maintenance_ready_timeout=90",
@@ -51,7 +50,8 @@ def test_worker_partitioned_while_drained_fails_clearly_and_recovers(own_lab):
     started = time.monotonic()
     watcher.start()
     try:
-        rc, out, _ = stream_playbook(lab, "playbooks/maintenance.yml", None, None, "--limit", "worker1", *TIMEOUTS)
+        run = lab.playbook("playbooks/maintenance.yml", "--limit", "worker1", *TIMEOUTS, check=False, timeout=1200)
+        rc, out = run.returncode, run.stdout + run.stderr
     finally:
         stop.set()
         watcher.join(timeout=60)
