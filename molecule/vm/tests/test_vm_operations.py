@@ -3,14 +3,17 @@ engine under systemd while the routing mesh keeps answering, and the lab's fault
 
 from __future__ import annotations
 
-import threading
-import time
+import json
+import subprocess
+import sys
 import urllib.request
 
-from labtools import recap, wait_for
+from labtools import REPO, recap, wait_for
 
 MANAGER = "manager1"
 PORT = 8082
+# The bounded request loop the maintenance scenario uses (one connection per request).
+PROBE_LOOP = REPO / "molecule" / "maintenance" / "probe_loop.py"
 
 
 def _answers(url: str) -> bool:
@@ -21,35 +24,15 @@ def _answers(url: str) -> bool:
         return False
 
 
-class MeshProbe(threading.Thread):
-    """Requests a published port on one node until stopped; counts answers and failures."""
-
-    def __init__(self, address: str, port: int):
-        super().__init__(daemon=True)
-        self.url = f"http://{address}:{port}/"
-        self.ok = 0
-        self.failures: list[str] = []
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as resp:
-                    resp.read()
-                self.ok += 1
-            except OSError as exc:
-                self.failures.append(f"{time.strftime('%H:%M:%S')} {exc}")
-            time.sleep(0.2)
-
-
-def test_maintenance_restarts_an_engine_under_systemd_and_the_mesh_keeps_answering(vm_lab):
+def test_maintenance_restarts_an_engine_under_systemd_and_the_mesh_keeps_answering(vm_lab, tmp_path):
     vm_lab.docker(MANAGER, "service", "rm", "steady", check=False)
     vm_lab.docker(
         MANAGER, "service", "create", "--detach", "--name", "steady", "--replicas", "2",
         "--constraint", f"node.hostname!={MANAGER}", "--env", "PROBE_NODE={{.Node.Hostname}}",
         "--publish", f"published={PORT},target=80,mode=ingress", "swarmops/probe:1",
     )  # fmt: skip
-    probe = MeshProbe(vm_lab.hosts[MANAGER], PORT)
+    stop, out = tmp_path / "stop", tmp_path / "probe.json"
+    loop = None
     try:
         wait_for(lambda: vm_lab.docker(MANAGER, "service", "ls", "--filter", "name=steady",
                                        "--format", "{{.Replicas}}").stdout.strip() == "2/2",
@@ -58,25 +41,31 @@ def test_maintenance_restarts_an_engine_under_systemd_and_the_mesh_keeps_answeri
         wait_for(lambda: _answers(f"http://{vm_lab.hosts[MANAGER]}:{PORT}/"),
                  timeout=180, interval=2, what=f"the routing mesh on {MANAGER}:{PORT}")  # fmt: skip
         before = vm_lab.ssh("worker1", "systemctl show -p MainPID --value docker").stdout.strip()
-        probe.start()
+        loop = subprocess.Popen([sys.executable, str(PROBE_LOOP), "--host", vm_lab.hosts[MANAGER],
+                                 "--port", str(PORT), "--interval", "0.2", "--stop-file", str(stop),
+                                 "--out", str(out), "--max-seconds", "1800"])  # fmt: skip
         # The inventory's sample service runs one global task per worker and this lab has one
         # worker, so the availability guard rightly refuses the drain: lift it for this run
         # (the probe loop watches `steady`, which keeps a task on manager2).
         run = vm_lab.playbook("playbooks/maintenance.yml", "--limit", "worker1",
                               "-e", "swarm_maintenance_min_available=0", timeout=1800)  # fmt: skip
-        probe.done.set()
-        probe.join(10)
-        print(f"mesh requests during maintenance.yml: {probe.ok} answered, {len(probe.failures)} failed")
+        stop.touch()
+        loop.wait(timeout=60)
+        summary = json.loads(out.read_text())
+        print(f"mesh requests during maintenance.yml: {summary['requests']} made, {summary['failed']} failed, "
+              f"longest gap {summary['longest_gap_s']} s")
         after = vm_lab.ssh("worker1", "systemctl show -p MainPID --value docker").stdout.strip()
         assert after != before, "the engine was not restarted by systemd"
         assert vm_lab.ssh("worker1", "systemctl is-active docker").stdout.strip() == "active"
         assert recap(run.stdout)["worker1"]["failed"] == 0
         node = vm_lab.nodes(MANAGER)["worker1"]
         assert (node["status"], node["availability"]) == ("Ready", "Active")
-        assert probe.ok >= 20, f"too few requests made: {probe.ok}"
-        assert not probe.failures, probe.failures[:10]
+        assert summary["requests"] - summary["failed"] >= 20, f"too few requests answered: {summary}"
+        assert summary["failed"] == 0, summary["failures"][:10]
     finally:
-        probe.done.set()
+        stop.touch()
+        if loop is not None and loop.poll() is None:
+            loop.wait(timeout=60)
         vm_lab.docker(MANAGER, "service", "rm", "steady", check=False)
 
 
