@@ -22,7 +22,7 @@ VM_SUBNET ?= 10.203.250.0/24
 
 help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
-	@echo "make test       lint, unit tests and lab integration tests (own labs, torn down after)"
+	@echo "make test       lint, unit, lab integration, reliability, Molecule, bench smoke, then the VM stage"
 	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
 	@echo "make test-vm    the VM stage alone: base image, then molecule -s vm (slow: qemu)"
 	@echo "make demo LAB=vm  the demo on qemu VMs (3 managers, 1 worker) instead of namespaces"
@@ -94,13 +94,20 @@ integration: deps
 reliability: deps
 	$(PY) -m pytest tests/reliability -q -rfEs --durations=0
 
-# The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The
-# benchmarks run once as a smoke test (numbers to bench/out/, not bench/results.md).
+# The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The lab
+# tests run on two pytest workers, each with labs and /24s of its own (tests/labtools.py):
+# much of their time is spent waiting on engines. The benchmarks run once as a smoke test
+# (numbers to bench/out/, not bench/results.md). Then the VM stage (test-vm, below).
 test: deps
-	$(MAKE) --no-print-directory lint
-	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15
-	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
-	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && \
+	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15 \
+		-n 2 --dist loadfile && \
+	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done && \
+	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md && \
+	echo "test: namespace-lab stage passed in $$(( $$(date +%s) - start )) s" && \
+	$(MAKE) --no-print-directory test-vm && \
+	echo "test: everything passed in $$(( $$(date +%s) - start )) s"
 
 # The VM stage: real Debian 12 VMs under qemu (slow: software emulation here). The base image
 # is built first (cached under /var/cache/swarmops-lab, rebuilt when its recipe changes), then

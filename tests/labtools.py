@@ -23,8 +23,12 @@ DOCKER = "/usr/bin/docker"  # Debian's client, matching the lab's 20.10 engines
 # Test labs take names and /24s of their own so that a developer's demo lab, CI, and
 # helpers working in parallel never share one: SWARMOPS_TEST_PREFIX and SWARMOPS_TEST_NET
 # (the third octet of the first /24; each test lab takes the next one).
-PREFIX = os.environ.get("SWARMOPS_TEST_PREFIX", "swt")
-NET_BASE = int(os.environ.get("SWARMOPS_TEST_NET", "1"))
+# Under pytest-xdist (`make test` runs two workers) each worker is one more such party: worker
+# N adds N to the prefix and takes the /24s from SWARMOPS_TEST_NET + 40 * N.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_WORKER_INDEX = int(_WORKER[2:]) if _WORKER.startswith("gw") else 0
+PREFIX = os.environ.get("SWARMOPS_TEST_PREFIX", "swt") + (str(_WORKER_INDEX) if _WORKER else "")
+NET_BASE = int(os.environ.get("SWARMOPS_TEST_NET", "1")) + 40 * _WORKER_INDEX
 
 
 def subnet(offset: int) -> str:
