@@ -14,7 +14,7 @@ description:
     nothing; a check that fails for another reason reports C(true), so the removal still runs
     and fails with its own message.
   - Also reports whether systemd manages the host (C(/run/systemd/system) exists), which the
-    boot-time restore needs: one module call where a removal per backend and a stat took four.
+    boot-time restore needs. One module call where a removal per backend and a stat took three.
 options:
   backends:
     description: The backends to look at.
