@@ -66,15 +66,14 @@ systemd:
 """
 
 import os  # noqa: E402
-import re  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.ufw import parse_added  # noqa: E402
 
 
 def ufw_has_comment(output: str, comment: str) -> bool:
-    """Whether `ufw show added` lists a rule carrying the comment (as ufw_rules reads it)."""
-    suffix = re.compile(r"\s+comment\s+'" + re.escape(comment) + r"'\s*$")
-    return any(line.strip().startswith("ufw ") and suffix.search(line.strip()) for line in output.splitlines())
+    """Whether `ufw show added` lists a rule carrying the comment (read as ufw_rules reads it)."""
+    return bool(parse_added(output, comment))
 
 
 def _exists(*paths: str) -> bool:

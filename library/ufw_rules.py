@@ -66,17 +66,7 @@ import re  # noqa: E402
 import shlex  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-
-def parse_added(output: str, comment: str) -> list[str]:
-    """The rules of `ufw show added` that carry the comment, without `ufw ` and the comment."""
-    suffix = re.compile(r"\s+comment\s+'" + re.escape(comment) + r"'\s*$")
-    rules = []
-    for line in output.splitlines():
-        line = line.strip()
-        if line.startswith("ufw ") and suffix.search(line):
-            rules.append(suffix.sub("", line[len("ufw "):]).strip())
-    return rules
+from ansible.module_utils.swarmops.ufw import parse_added  # noqa: E402
 
 
 class Ufw:
