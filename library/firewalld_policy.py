@@ -84,12 +84,14 @@ reason:
 
 import os  # noqa: E402
 import re  # noqa: E402
+import time  # noqa: E402
 from typing import Any  # noqa: E402
 from xml.sax.saxutils import quoteattr  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 ACTIONS = ("accept", "drop", "reject")
+RELOAD_WAIT = 300
 BACKEND_HINT = ("swarm_firewall_backend=firewalld needs firewalld installed and running; "
                 "otherwise choose one of: iptables, nftables, ufw")
 
@@ -197,6 +199,21 @@ class Firewalld:
             self.module.fail_json(msg=f"firewall-cmd {' '.join(args)} failed: {err.strip() or out.strip()}")
         return out
 
+    def reload(self) -> None:
+        """Reload firewalld. Its D-Bus call times out after 25 s on a slow host (seen under
+        software emulation) while the reload goes on: then wait until firewalld answers."""
+        rc, out, err = self.module.run_command([self.cmd, "--reload"])
+        if rc == 0:
+            return
+        if "Did not receive a reply" not in err + out:
+            self.module.fail_json(msg=f"firewall-cmd --reload failed: {err.strip() or out.strip()}")
+        deadline = time.monotonic() + RELOAD_WAIT
+        while time.monotonic() < deadline:
+            if self.module.run_command([self.cmd, "--state"])[0] == 0:
+                return
+            time.sleep(2)
+        self.module.fail_json(msg=f"firewalld did not answer within {RELOAD_WAIT} s of a reload")
+
     def loaded(self, name: str) -> bool:
         return self.running and name in self.run("--get-policies").split()
 
@@ -238,7 +255,7 @@ def main() -> None:
             if saved is not None:
                 os.remove(path)
             if fw.running:
-                fw.run("--reload")
+                fw.reload()
         module.exit_json(changed=changed, policy="", reason="removed" if changed else "",
                          diff={"before": saved or "", "after": "", "before_header": path, "after_header": path})
 
@@ -260,7 +277,7 @@ def main() -> None:
                     _write(path, saved)
                 module.fail_json(msg=f"firewalld refused the policy {p['name']}: {err.strip() or out.strip()}",
                                  policy=wanted)
-        fw.run("--reload")
+        fw.reload()
         if not fw.loaded(p["name"]):
             module.fail_json(msg=f"firewalld did not load the policy {p['name']} after a reload", policy=wanted)
     module.exit_json(changed=bool(reason), policy=wanted, reason=reason, diff=diff)
