@@ -20,7 +20,7 @@ options:
     description: The backends to look at.
     type: list
     elements: str
-    choices: [iptables, nftables, ufw]
+    choices: [iptables, nftables, ufw, firewalld]
     default: []
   iptables_chain:
     description: The chain swarmops owns in iptables' filter table.
@@ -42,6 +42,14 @@ options:
     description: The comment that marks swarmops' rules in ufw.
     type: str
     default: swarmops
+  firewalld_policy:
+    description: The firewalld policy swarmops owns (saved as C(FIREWALLD_CONFIG_DIR/policies/NAME.xml)).
+    type: str
+    default: swarmops
+  firewalld_config_dir:
+    description: firewalld's permanent configuration directory.
+    type: path
+    default: /etc/firewalld
 author: swarmops
 """
 
@@ -103,16 +111,29 @@ def ufw_leftover(module: AnsibleModule, comment: str) -> bool:
     return rc != 0 or ufw_has_comment(out, comment)
 
 
+def firewalld_leftover(module: AnsibleModule, policy: str, config_dir: str) -> bool:
+    if _exists(os.path.join(config_dir, "policies", f"{policy}.xml")):
+        return True
+    cmd = module.get_bin_path("firewall-cmd")
+    if not cmd or module.run_command([cmd, "--state"])[0] != 0:
+        return False
+    rc, out, _err = module.run_command([cmd, "--get-policies"])
+    # A policy loaded but not saved (added at runtime) is removed by a reload: report it.
+    return rc != 0 or policy in out.split()
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "backends": {"type": "list", "elements": "str", "default": [],
-                         "choices": ["iptables", "nftables", "ufw"]},
+                         "choices": ["iptables", "nftables", "ufw", "firewalld"]},
             "iptables_chain": {"type": "str", "default": "SWARMOPS-INPUT"},
             "iptables_persist_file": {"type": "str", "default": ""},
             "nft_table": {"type": "str", "default": "swarmops"},
             "nft_persist_file": {"type": "str", "default": ""},
             "ufw_comment": {"type": "str", "default": "swarmops"},
+            "firewalld_policy": {"type": "str", "default": "swarmops"},
+            "firewalld_config_dir": {"type": "path", "default": "/etc/firewalld"},
         },
         supports_check_mode=True,
     )
@@ -121,6 +142,7 @@ def main() -> None:
         "iptables": lambda: iptables_leftover(module, p["iptables_chain"], p["iptables_persist_file"]),
         "nftables": lambda: nftables_leftover(module, p["nft_table"], p["nft_persist_file"]),
         "ufw": lambda: ufw_leftover(module, p["ufw_comment"]),
+        "firewalld": lambda: firewalld_leftover(module, p["firewalld_policy"], p["firewalld_config_dir"]),
     }
     leftovers = {backend: checks[backend]() for backend in dict.fromkeys(p["backends"])}
     module.exit_json(changed=False, leftovers=leftovers, systemd=os.path.exists("/run/systemd/system"))

@@ -182,3 +182,77 @@ def test_ufw_show_added_parsing_keeps_only_the_tagged_rules():
 def test_bad_networks_names_what_is_not_a_network():
     assert bad_networks(["10.203.0.0/24", "10.203.0.11/32", "10.203.0.12"]) == []
     assert bad_networks(["10.203.0.0/24", "not-a-network", "10.0.0.0/33"]) == ["not-a-network", "10.0.0.0/33"]
+
+
+spec = importlib.util.spec_from_file_location("firewalld_policy", REPO / "library" / "firewalld_policy.py")
+firewalld_policy = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(firewalld_policy)
+
+
+def test_firewalld_rules_say_what_the_iptables_rules_say():
+    from plugins.filter.swarmops import firewalld_rules
+
+    rules = firewalld_rules(["10.0.0.5", "fd00::/64"], [["tcp", 2377]], esp=True, published=[{"port": 8080}])
+    assert rules == [
+        {"action": "accept", "priority": -2, "protocol": "tcp", "port": 8080},
+        {"action": "accept", "priority": -2, "family": "ipv4", "source": "10.0.0.5/32", "protocol": "tcp",
+         "port": 2377},
+        {"action": "accept", "priority": -2, "family": "ipv4", "source": "10.0.0.5/32", "protocol": "esp"},
+        {"action": "accept", "priority": -2, "family": "ipv6", "source": "fd00::/64", "protocol": "tcp",
+         "port": 2377},
+        {"action": "accept", "priority": -2, "family": "ipv6", "source": "fd00::/64", "protocol": "esp"},
+        {"action": "drop", "priority": -1, "protocol": "tcp", "port": 2377},
+        {"action": "drop", "priority": -1, "protocol": "esp"},
+    ]
+    # firewalld orders rich rules by priority: every accept must run before every drop.
+    assert max(r["priority"] for r in rules if r["action"] == "accept") < min(
+        r["priority"] for r in rules if r["action"] == "drop")
+    assert firewalld_policy.rule_errors(rules) == []
+
+
+def test_firewalld_policy_file_is_what_firewalld_reads():
+    text = firewalld_policy.policy_xml("swarmops", -100, ["ANY"], ["HOST"], [
+        {"action": "accept", "priority": -2, "family": "ipv4", "source": "10.0.0.0/24", "protocol": "tcp",
+         "port": 2377},
+        {"action": "drop", "priority": -1, "protocol": "esp"},
+    ])
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text.split("\n", 1)[1])
+    assert root.tag == "policy" and root.get("target") == "CONTINUE" and root.get("priority") == "-100"
+    assert [z.get("name") for z in root.iter("ingress-zone")] == ["ANY"]
+    assert [z.get("name") for z in root.iter("egress-zone")] == ["HOST"]
+    accept, drop = root.findall("rule")
+    assert accept.get("family") == "ipv4" and accept.get("priority") == "-2"
+    assert accept.find("source").get("address") == "10.0.0.0/24"
+    assert accept.find("port").attrib == {"port": "2377", "protocol": "tcp"}
+    assert accept.find("accept") is not None
+    assert drop.find("protocol").get("value") == "esp" and drop.find("drop") is not None
+    assert drop.get("family") is None and drop.find("source") is None
+
+
+def test_firewalld_rule_errors_name_the_field():
+    errors = firewalld_policy.rule_errors([
+        {"action": "allow", "priority": -1},
+        {"action": "accept", "priority": -1, "source": "10.0.0.0/24"},
+        {"action": "drop", "priority": -1, "protocol": "esp", "port": 50},
+        {"action": "drop", "priority": -1, "protocol": "tcp", "port": 0, "comment": "x"},
+    ])
+    assert errors == [
+        "rules[0].action: 'allow', must be one of accept, drop, reject",
+        "rules[1].family: None, must be ipv4 or ipv6 with a source",
+        "rules[2].port: needs protocol tcp or udp, not 'esp'",
+        "rules[3].port: 0, must be 1-65535",
+        "rules[3]: unknown keys ['comment']; allowed: action, priority, source, family, protocol, port",
+    ]
+
+
+@pytest.mark.parametrize("saved,loaded,runtime,permanent,reason", [
+    ("W", True, "L", "L", ""),
+    (None, False, None, None, "the policy does not exist"),
+    ("old", True, "L", "L", "the saved policy differs from the wanted one"),
+    ("W", False, None, None, "the policy is not loaded in the running firewalld"),
+    ("W", True, "L+port", "L", "the running policy was changed outside swarmops"),
+])
+def test_firewalld_policy_is_written_or_reloaded_only_on_a_reason(saved, loaded, runtime, permanent, reason):
+    assert firewalld_policy.apply_reason("W", saved, loaded, runtime, permanent) == reason
