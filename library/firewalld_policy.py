@@ -13,14 +13,17 @@ description:
     so it is evaluated before any zone's own rules, and target C(CONTINUE), so a packet none
     of its rules matches goes on to the zones as if the policy were not there. No zone, and no
     other policy, is touched: the host's default zone keeps its own services and ports.
-  - The policy is written as its permanent configuration file
-    (C(CONFIG_DIR/policies/NAME.xml)), checked with C(firewall-cmd --check-config), and loaded
-    with C(firewall-cmd --reload), so it is in force now and after a restart or reboot.
-    Anything added to the policy by hand (permanent or runtime only) is removed on the next
-    run. A reload keeps established connections; Docker re-adds its own runtime settings when
-    firewalld reloads.
-  - A reload also drops runtime-only changes other tools made to firewalld; the module reloads
-    only when the policy file changed or the running policy differs from it.
+  - A new policy (or one whose priority, target or zones changed) is written as its permanent
+    configuration file (C(CONFIG_DIR/policies/NAME.xml)), checked with
+    C(firewall-cmd --check-config) and loaded with C(firewall-cmd --reload). Any other
+    difference (a rich rule to add or remove, or anything added to the policy by hand, permanent
+    or runtime only) is mended with C(firewall-cmd) in the running and the permanent
+    configuration without a reload, so the policy is in force now and after a restart or reboot.
+  - Why reloads are avoided: a firewalld reload removes the iptables rules of every other
+    program. Docker 20.10 puts its bridge rules back afterwards but not the swarm's ingress
+    (routing mesh) and encrypted-overlay rules (fixed only in Docker 28, moby/moby#50443), so on a
+    node in a swarm the routing mesh stops answering until the engine restarts. The module refuses
+    a reload where the engine is in a swarm unless I(reload_in_swarm=true).
 options:
   name:
     description: The policy to own (at most 17 characters).
@@ -49,13 +52,22 @@ options:
     type: list
     elements: dict
     default: []
+  reload_in_swarm:
+    description:
+      - Reload firewalld even where the engine has swarm ingress rules (see above). Restart the
+        engine afterwards (C(playbooks/maintenance.yml) drains the node first).
+    type: bool
+    default: false
   config_dir:
     description: firewalld's configuration directory.
     type: path
     default: /etc/firewalld
   state:
-    description: C(present) keeps the policy; C(absent) removes it (where there is no
-      firewalld, there is nothing to remove).
+    description:
+      - C(present) keeps the policy; C(absent) removes it from the permanent configuration and
+        empties it in the running one (no reload; an empty policy with target C(CONTINUE)
+        matches nothing, and the next reload or boot drops it). Without a running firewalld,
+        C(absent) removes only the saved file.
     type: str
     default: present
     choices: [present, absent]
@@ -72,14 +84,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-policy:
-  description: The policy file's content now (or in check mode, as it would be).
+rules:
+  description: The policy's rich rules as firewalld writes them, as wanted.
   returned: always
-  type: str
+  type: list
+  elements: str
 reason:
-  description: Why the policy was (or would be) written or reloaded, empty when it was not.
+  description: Why the policy was (or would be) changed, empty when it was not.
   returned: always
   type: str
+reloaded:
+  description: Whether firewalld was (or would be) reloaded.
+  returned: always
+  type: bool
 """
 
 import os  # noqa: E402
@@ -89,6 +106,7 @@ from typing import Any  # noqa: E402
 from xml.sax.saxutils import quoteattr  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.firewalld import ITEM_OPTIONS, edits, parse_info  # noqa: E402
 
 ACTIONS = ("accept", "drop", "reject")
 RELOAD_WAIT = 300
@@ -151,18 +169,48 @@ def policy_xml(name: str, priority: int, ingress: list[str], egress: list[str], 
     return "\n".join(lines) + "\n"
 
 
-def apply_reason(wanted: str, saved: str | None, loaded: bool, runtime: str | None, permanent: str | None) -> str:
-    """Why the policy must be written or reloaded, or '' when the running policy is the wanted one.
-    `runtime` and `permanent` are firewall-cmd's listings of the running and the saved policy."""
-    if saved is None:
-        return "the policy does not exist"
-    if saved != wanted:
-        return "the saved policy differs from the wanted one"
-    if not loaded:
-        return "the policy is not loaded in the running firewalld"
-    if runtime != permanent:
-        return "the running policy was changed outside swarmops"
+def rich_rule(r: dict[str, Any]) -> str:
+    """A rule as firewalld writes it back (`--list-rich-rules`), so listings compare as text."""
+    words = ["rule"]
+    if r.get("priority", 0):
+        words.append(f'priority="{r["priority"]}"')
+    if r.get("family"):
+        words.append(f'family="{r["family"]}"')
+    if r.get("source"):
+        words.append(f'source address="{r["source"]}"')
+    if r.get("port") is not None:
+        words.append(f'port port="{r["port"]}" protocol="{r["protocol"]}"')
+    elif r.get("protocol"):
+        words.append(f'protocol value="{r["protocol"]}"')
+    words.append(r["action"])
+    return " ".join(words)
+
+
+def structure_reason(info: dict[str, Any], priority: int, ingress: list[str], egress: list[str]) -> str:
+    """What differs in what only a rewrite and a reload can change, or ''."""
+    wanted = {"priority": [str(priority)], "target": ["CONTINUE"], "ingress-zones": sorted(ingress),
+              "egress-zones": sorted(egress)}
+    for key, value in wanted.items():
+        have = sorted(info.get(key, [])) if key.endswith("zones") else info.get(key, [])
+        if have != value:
+            return f"{key} is {' '.join(have) or 'empty'}, not {' '.join(value)}"
     return ""
+
+
+def describe(priority: Any, ingress: list[str], egress: list[str], rules: list[str]) -> str:
+    """The policy as one text for --diff: the same layout for what is and what is wanted."""
+    lines = [f"priority: {priority}", f"ingress-zones: {' '.join(sorted(ingress))}",
+             f"egress-zones: {' '.join(sorted(egress))}"]
+    return "\n".join(lines + sorted(rules)) + "\n"
+
+
+def describe_info(info: dict[str, Any] | None) -> str:
+    if info is None:
+        return ""
+    extra = [f"{key}: {' '.join(info[key])}" for key in [*ITEM_OPTIONS, "masquerade"]
+             if info.get(key) and info[key] != ["no"]]
+    return describe(" ".join(info.get("priority", [])), info.get("ingress-zones", []),
+                    info.get("egress-zones", []), info.get("rich rules", []) + extra)
 
 
 def _read(path: str) -> str | None:
@@ -214,13 +262,42 @@ class Firewalld:
             time.sleep(2)
         self.module.fail_json(msg=f"firewalld did not answer within {RELOAD_WAIT} s of a reload")
 
-    def loaded(self, name: str) -> bool:
-        return self.running and name in self.run("--get-policies").split()
-
-    def listing(self, name: str, permanent: bool) -> str | None:
+    def info(self, name: str, permanent: bool) -> dict[str, Any] | None:
+        """The policy's settings as data, or None where firewalld does not have it."""
+        if not self.running:
+            return None
         args = ["--permanent"] if permanent else []
-        rc, out, _err = self.module.run_command([self.cmd, *args, f"--policy={name}", "--list-all"])
-        return out if rc == 0 else None
+        rc, out, _err = self.module.run_command([self.cmd, *args, f"--info-policy={name}"])
+        return parse_info(out) if rc == 0 else None
+
+    def edit(self, name: str, groups: list[list[str]], permanent: bool) -> None:
+        for group in groups:
+            self.run(*(["--permanent"] if permanent else []), f"--policy={name}", *group)
+
+    def in_swarm(self) -> bool:
+        """Whether the engine here is in a swarm, whose iptables rules a reload would remove."""
+        docker = self.module.get_bin_path("docker")
+        if not docker:
+            return False
+        rc, out, _err = self.module.run_command([docker, "info", "--format", "{{.Swarm.LocalNodeState}}"])
+        return rc == 0 and out.strip() not in ("", "inactive")
+
+def absent(module: AnsibleModule, fw: Firewalld, path: str) -> None:
+    name = module.params["name"]
+    saved = _read(path)
+    permanent = fw.info(name, permanent=True)
+    runtime = fw.info(name, permanent=False)
+    emptying = edits(runtime, []) if runtime else []
+    changed = saved is not None or permanent is not None or bool(emptying)
+    if changed and not module.check_mode:
+        if permanent is not None:
+            fw.run("--permanent", f"--delete-policy={name}")
+        if os.path.exists(path):
+            os.remove(path)
+        fw.edit(name, emptying, permanent=False)
+    module.exit_json(changed=changed, rules=[], reason="removed" if changed else "", reloaded=False,
+                     diff={"before": describe_info(runtime) or (saved or ""), "after": "",
+                           "before_header": name, "after_header": name})
 
 
 def main() -> None:
@@ -231,6 +308,7 @@ def main() -> None:
             "ingress_zones": {"type": "list", "elements": "str", "default": ["ANY"]},
             "egress_zones": {"type": "list", "elements": "str", "default": ["HOST"]},
             "rules": {"type": "list", "elements": "dict", "default": []},
+            "reload_in_swarm": {"type": "bool", "default": False},
             "config_dir": {"type": "path", "default": "/etc/firewalld"},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         },
@@ -245,29 +323,35 @@ def main() -> None:
     if errors:
         module.fail_json(msg="; ".join(errors))
     path = os.path.join(p["config_dir"], "policies", f"{p['name']}.xml")
-    saved = _read(path)
     fw = Firewalld(module)
-
     if p["state"] == "absent":
-        loaded = fw.loaded(p["name"])
-        changed = saved is not None or loaded
-        if changed and not module.check_mode:
-            if saved is not None:
-                os.remove(path)
-            if fw.running:
-                fw.reload()
-        module.exit_json(changed=changed, policy="", reason="removed" if changed else "",
-                         diff={"before": saved or "", "after": "", "before_header": path, "after_header": path})
+        absent(module, fw, path)
 
-    wanted = policy_xml(p["name"], p["priority"], p["ingress_zones"], p["egress_zones"], p["rules"])
-    loaded = fw.loaded(p["name"])
-    runtime = fw.listing(p["name"], permanent=False) if loaded else None
-    permanent = fw.listing(p["name"], permanent=True) if loaded else None
-    reason = apply_reason(wanted, saved, loaded, runtime, permanent)
-    diff = {"before": saved or "", "after": wanted, "before_header": path, "after_header": path}
-    if reason and not module.check_mode:
-        if saved != wanted:
-            _write(path, wanted)
+    name, wanted = p["name"], [rich_rule(r) for r in p["rules"]]
+    permanent = fw.info(name, permanent=True)
+    runtime = fw.info(name, permanent=False)
+    diff = {"before": describe_info(runtime), "after": describe(p["priority"], p["ingress_zones"],
+                                                               p["egress_zones"], wanted),
+            "before_header": f"{name} (running)", "after_header": name}
+    reload_reason = ""
+    for where, info in (("saved", permanent), ("running", runtime)):
+        if info is None:
+            reload_reason = reload_reason or f"the policy is not in the {where} configuration"
+        else:
+            drift = structure_reason(info, p["priority"], p["ingress_zones"], p["egress_zones"])
+            reload_reason = reload_reason or (f"the {where} policy's {drift}" if drift else "")
+    if reload_reason:
+        if not p["reload_in_swarm"] and fw.in_swarm():
+            module.fail_json(msg=(
+                f"firewalld policy {name}: {reload_reason}, which needs a firewalld reload; this host's "
+                "engine is in a swarm, and a reload removes Docker's iptables rules, of which Docker before 28 "
+                "does not restore the swarm's (routing mesh, encrypted overlays) until the engine restarts. "
+                "Converge the firewall before the swarm forms, or set reload_in_swarm=true "
+                "(role: swarm_firewall_firewalld_reload_in_swarm) and restart the engine after "
+                "(playbooks/maintenance.yml). Nothing was changed."), rules=wanted)
+        if not module.check_mode:
+            saved = _read(path)
+            _write(path, policy_xml(name, p["priority"], p["ingress_zones"], p["egress_zones"], p["rules"]))
             rc, out, err = module.run_command([fw.cmd, "--check-config"])
             if rc != 0:
                 # Put the previous file back so a bad rule never reaches the next reload or boot.
@@ -275,12 +359,22 @@ def main() -> None:
                     os.remove(path)
                 else:
                     _write(path, saved)
-                module.fail_json(msg=f"firewalld refused the policy {p['name']}: {err.strip() or out.strip()}",
-                                 policy=wanted)
-        fw.reload()
-        if not fw.loaded(p["name"]):
-            module.fail_json(msg=f"firewalld did not load the policy {p['name']} after a reload", policy=wanted)
-    module.exit_json(changed=bool(reason), policy=wanted, reason=reason, diff=diff)
+                module.fail_json(msg=f"firewalld refused the policy {name}: {err.strip() or out.strip()}",
+                                 rules=wanted)
+            fw.reload()
+            runtime = fw.info(name, permanent=False)
+            if runtime is None or edits(runtime, wanted):
+                module.fail_json(msg=f"firewalld did not load the policy {name} as written after a reload",
+                                 rules=wanted)
+        module.exit_json(changed=True, rules=wanted, reason=reload_reason, reloaded=True, diff=diff)
+
+    fixes = {"saved": edits(permanent, wanted), "running": edits(runtime, wanted)}
+    reason = "; ".join(f"the {where} policy differs ({sum(len(g) for g in groups)} edits)"
+                       for where, groups in fixes.items() if groups)
+    if reason and not module.check_mode:
+        fw.edit(name, fixes["saved"], permanent=True)
+        fw.edit(name, fixes["running"], permanent=False)
+    module.exit_json(changed=bool(reason), rules=wanted, reason=reason, reloaded=False, diff=diff)
 
 
 if __name__ == "__main__":

@@ -247,12 +247,76 @@ def test_firewalld_rule_errors_name_the_field():
     ]
 
 
-@pytest.mark.parametrize("saved,loaded,runtime,permanent,reason", [
-    ("W", True, "L", "L", ""),
-    (None, False, None, None, "the policy does not exist"),
-    ("old", True, "L", "L", "the saved policy differs from the wanted one"),
-    ("W", False, None, None, "the policy is not loaded in the running firewalld"),
-    ("W", True, "L+port", "L", "the running policy was changed outside swarmops"),
-])
-def test_firewalld_policy_is_written_or_reloaded_only_on_a_reason(saved, loaded, runtime, permanent, reason):
-    assert firewalld_policy.apply_reason("W", saved, loaded, runtime, permanent) == reason
+# `firewall-cmd --info-policy=swarmops` on Debian 12's firewalld 1.3.3, with a port added by hand.
+INFO = """swarmops (active)
+  priority: -100
+  target: CONTINUE
+  ingress-zones: ANY
+  egress-zones: HOST
+  services:
+  ports: 1234/tcp
+  protocols:
+  masquerade: no
+  forward-ports:
+  source-ports:
+  icmp-blocks:
+  rich rules:
+\trule priority="-2" family="ipv4" source address="10.203.240.11/32" port port="2377" protocol="tcp" accept
+\trule priority="-1" protocol value="esp" drop
+"""
+
+
+def test_firewalld_rich_rules_are_written_as_firewalld_lists_them():
+    rules = [{"action": "accept", "priority": -2, "family": "ipv4", "source": "10.203.240.11/32",
+              "protocol": "tcp", "port": 2377},
+             {"action": "drop", "priority": -1, "protocol": "esp"},
+             {"action": "accept", "protocol": "tcp", "port": 8080}]
+    assert [firewalld_policy.rich_rule(r) for r in rules] == [
+        'rule priority="-2" family="ipv4" source address="10.203.240.11/32" port port="2377" protocol="tcp" accept',
+        'rule priority="-1" protocol value="esp" drop',
+        'rule port port="8080" protocol="tcp" accept',
+    ]
+
+
+def test_firewalld_info_is_read_as_data():
+    info = firewalld_policy.parse_info(INFO)
+    assert info["priority"] == ["-100"] and info["target"] == ["CONTINUE"]
+    assert info["ingress-zones"] == ["ANY"] and info["egress-zones"] == ["HOST"]
+    assert info["ports"] == ["1234/tcp"] and info["services"] == [] and info["masquerade"] == ["no"]
+    assert info["rich rules"] == [
+        'rule priority="-2" family="ipv4" source address="10.203.240.11/32" port port="2377" protocol="tcp" accept',
+        'rule priority="-1" protocol value="esp" drop',
+    ]
+
+
+def test_firewalld_only_priority_target_and_zones_need_a_reload():
+    info = firewalld_policy.parse_info(INFO)
+    assert firewalld_policy.structure_reason(info, -100, ["ANY"], ["HOST"]) == ""
+    assert firewalld_policy.structure_reason(info, -50, ["ANY"], ["HOST"]) == "priority is -100, not -50"
+    assert firewalld_policy.structure_reason(info, -100, ["public"], ["HOST"]) == "ingress-zones is ANY, not public"
+    info["target"] = ["DROP"]
+    assert firewalld_policy.structure_reason(info, -100, ["ANY"], ["HOST"]) == "target is DROP, not CONTINUE"
+
+
+def test_firewalld_edits_add_the_wanted_rules_first_then_remove_the_rest():
+    info = firewalld_policy.parse_info(INFO)
+    info["masquerade"] = ["yes"]
+    esp = 'rule priority="-1" protocol value="esp" drop'
+    new = 'rule priority="-2" family="ipv4" source address="10.203.240.12/32" port port="2377" protocol="tcp" accept'
+    old = info["rich rules"][0]
+    assert firewalld_policy.edits(info, [new, esp]) == [
+        [f"--add-rich-rule={new}"],
+        [f"--remove-rich-rule={old}"],
+        ["--remove-port=1234/tcp"],
+        ["--remove-masquerade"],
+    ]
+    converged = firewalld_policy.parse_info(INFO.replace("ports: 1234/tcp", "ports: "))
+    assert firewalld_policy.edits(converged, converged["rich rules"]) == []
+    assert firewalld_policy.edits(converged, []) == [[f"--remove-rich-rule={old}", f"--remove-rich-rule={esp}"]]
+
+
+def test_firewalld_diff_texts_match_when_converged():
+    info = firewalld_policy.parse_info(INFO.replace("ports: 1234/tcp", "ports: "))
+    assert firewalld_policy.describe_info(info) == firewalld_policy.describe(-100, ["ANY"], ["HOST"],
+                                                                             info["rich rules"])
+    assert "ports: 1234/tcp" in firewalld_policy.describe_info(firewalld_policy.parse_info(INFO))
