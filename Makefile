@@ -25,7 +25,7 @@ help:
 	@echo "make test       lint, unit, lab integration, reliability, Molecule, bench smoke, then the VM stage"
 	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
 	@echo "make test-vm    the VM stage alone: base image, then molecule -s vm (slow: qemu)"
-	@echo "make test-firewalld  the firewalld backend on VMs of its own (~30 min, not in make test)"
+	@echo "make test-firewalld  the firewalld backend on VMs of its own (~25 min, not in make test)"
 	@echo "make demo LAB=vm  the demo on qemu VMs (3 managers, 1 worker) instead of namespaces"
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
@@ -125,8 +125,9 @@ test-vm: deps-vm
 	echo "test-vm: VM stage passed in $$(( $$(date +%s) - start )) s"
 
 # The firewalld backend on VMs of its own (1 manager, 1 worker, an outsider; firewalld installed
-# by apt): site.yml, idempotence, --check, exact policy, reachability, Docker across a firewalld
-# reload, a reboot, switching backends. About half an hour here, so not part of `make test`.
+# by apt): site.yml, idempotence, --check, exact policy, reachability, the mesh and an encrypted
+# overlay across hand edits mended without a reload, the reload guard, a reboot, switching
+# backends. About 25 minutes here, so not part of `make test`.
 test-firewalld: deps-vm
 	@if ! reason=$$($(PY) -m lab image --check); then \
 		echo "test-firewalld: SKIPPED, this machine cannot run the VM backend: $$reason"; exit 0; fi; \
