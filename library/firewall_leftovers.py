@@ -20,7 +20,7 @@ options:
     description: The backends to look at.
     type: list
     elements: str
-    choices: [iptables, nftables, ufw]
+    choices: [iptables, nftables, ufw, firewalld]
     default: []
   iptables_chain:
     description: The chain swarmops owns in iptables' filter table.
@@ -42,6 +42,14 @@ options:
     description: The comment that marks swarmops' rules in ufw.
     type: str
     default: swarmops
+  firewalld_policy:
+    description: The firewalld policy swarmops owns (saved as C(FIREWALLD_CONFIG_DIR/policies/NAME.xml)).
+    type: str
+    default: swarmops
+  firewalld_config_dir:
+    description: firewalld's permanent configuration directory.
+    type: path
+    default: /etc/firewalld
 author: swarmops
 """
 
@@ -59,6 +67,10 @@ leftovers:
   returned: always
   type: dict
   sample: {nftables: false, ufw: false}
+firewalld_running:
+  description: Whether firewalld runs on the host (looked at only when C(firewalld) is in I(backends)).
+  returned: always
+  type: bool
 systemd:
   description: Whether systemd manages the host.
   returned: always
@@ -68,6 +80,7 @@ systemd:
 import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.firewalld import edits, parse_info  # noqa: E402
 from ansible.module_utils.swarmops.ufw import parse_added  # noqa: E402
 
 
@@ -103,16 +116,31 @@ def ufw_leftover(module: AnsibleModule, comment: str) -> bool:
     return rc != 0 or ufw_has_comment(out, comment)
 
 
+def firewalld_leftover(module: AnsibleModule, policy: str, config_dir: str) -> tuple[bool, bool]:
+    """(whether the policy is saved or holds anything in the running firewalld, whether firewalld runs).
+    firewalld_policy's state=absent leaves an empty runtime policy until the next reload: not a leftover."""
+    saved = _exists(os.path.join(config_dir, "policies", f"{policy}.xml"))
+    cmd = module.get_bin_path("firewall-cmd")
+    if not cmd or module.run_command([cmd, "--state"])[0] != 0:
+        return saved, False
+    if saved or policy in module.run_command([cmd, "--permanent", "--get-policies"])[1].split():
+        return True, True
+    rc, out, _err = module.run_command([cmd, f"--info-policy={policy}"])
+    return rc == 0 and bool(edits(parse_info(out), [])), True
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "backends": {"type": "list", "elements": "str", "default": [],
-                         "choices": ["iptables", "nftables", "ufw"]},
+                         "choices": ["iptables", "nftables", "ufw", "firewalld"]},
             "iptables_chain": {"type": "str", "default": "SWARMOPS-INPUT"},
             "iptables_persist_file": {"type": "str", "default": ""},
             "nft_table": {"type": "str", "default": "swarmops"},
             "nft_persist_file": {"type": "str", "default": ""},
             "ufw_comment": {"type": "str", "default": "swarmops"},
+            "firewalld_policy": {"type": "str", "default": "swarmops"},
+            "firewalld_config_dir": {"type": "path", "default": "/etc/firewalld"},
         },
         supports_check_mode=True,
     )
@@ -122,8 +150,15 @@ def main() -> None:
         "nftables": lambda: nftables_leftover(module, p["nft_table"], p["nft_persist_file"]),
         "ufw": lambda: ufw_leftover(module, p["ufw_comment"]),
     }
-    leftovers = {backend: checks[backend]() for backend in dict.fromkeys(p["backends"])}
-    module.exit_json(changed=False, leftovers=leftovers, systemd=os.path.exists("/run/systemd/system"))
+    leftovers, firewalld_running = {}, False
+    for backend in dict.fromkeys(p["backends"]):
+        if backend == "firewalld":
+            leftovers[backend], firewalld_running = firewalld_leftover(module, p["firewalld_policy"],
+                                                                       p["firewalld_config_dir"])
+        else:
+            leftovers[backend] = checks[backend]()
+    module.exit_json(changed=False, leftovers=leftovers, firewalld_running=firewalld_running,
+                     systemd=os.path.exists("/run/systemd/system"))
 
 
 if __name__ == "__main__":

@@ -95,6 +95,23 @@ def ufw_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
     return rules
 
 
+def firewalld_rules(cidrs: list[str], ports: list[list[Any]], esp: bool = False,
+                    published: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The same rules for the firewalld backend's policy, as rich rules in data form. firewalld
+    orders a policy's rich rules by their priority, not as listed: every accept gets -2 and
+    every drop -1, so the accepts still come first."""
+    rules = []
+    for net, proto, port, action in firewall_plan(cidrs, ports, esp, published):
+        rule: dict[str, Any] = {"action": action, "priority": -2 if action == "accept" else -1}
+        if net:
+            rule.update(family="ipv6" if ":" in net else "ipv4", source=net)
+        rule["protocol"] = proto
+        if port is not None:
+            rule["port"] = port
+        rules.append(rule)
+    return rules
+
+
 def status_lines(info: dict[str, Any]) -> list[str]:
     """swarm_info's result as lines of a report a person reads at a glance."""
     q = info.get("quorum") or {}
@@ -290,6 +307,7 @@ class FilterModule:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
                 "swarmops_firewall_rules": firewall_rules,
                 "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
+                "swarmops_firewalld_rules": firewalld_rules,
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
                 "swarmops_report_markdown": report_markdown}
