@@ -259,6 +259,9 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     loads: list[float] = []
+    # Before any lab host exists: what else was running on the machine (the bench's own 20-host
+    # group alone takes the load average far above the core count).
+    start_load = os.getloadavg()[0]
 
     def write(complete: bool) -> list[tuple[str, bool]]:
         """The report and plot of the repetitions done so far (rewritten after each one)."""
@@ -269,6 +272,7 @@ def main() -> int:
             "complete": complete,
             "minutes": (time.monotonic() - started) / 60,
             "load": (min(loads), max(loads)) if loads else (),
+            "start_load": start_load,
             "smoke": args.smoke,
             "groups": groups,
             "error": error,
