@@ -97,13 +97,14 @@ reliability: deps
 
 # The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The lab
 # tests run on two pytest workers, each with labs and /24s of its own (tests/labtools.py):
-# much of their time is spent waiting on engines. Files are handed out in the order given, so
-# the longest (reliability) go first and the quick unit tests fill the end. The benchmarks run
-# once as a smoke test (numbers to bench/out/, not bench/results.md). Then the VM stage.
+# much of their time is spent waiting on engines. (Keep this order: tests/reliability's modules
+# `from conftest import ...`, which found tests/integration's conftest when reliability came first.)
+# The benchmarks run once as a smoke test (numbers to bench/out/, not bench/results.md). Then
+# the VM stage.
 test: deps
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
-	$(PY) -m pytest tests/reliability tests/integration tests/unit -q -rfEs --durations=15 \
+	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15 \
 		-n 2 --dist loadfile && \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done && \
 	mkdir -p bench/out && $(PY) -m bench --reps 1 --smoke --out bench/out/smoke.md && \
