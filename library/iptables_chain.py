@@ -95,12 +95,7 @@ jumps_added:
 import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-
-def parse_chain(output: str, chain: str) -> list[str]:
-    """Rules of `iptables -S CHAIN` output, without the `-A CHAIN ` prefix."""
-    prefix = f"-A {chain} "
-    return [line[len(prefix):].strip() for line in output.splitlines() if line.startswith(prefix)]
+from ansible.module_utils.swarmops.hostread import parse_chain  # noqa: E402
 
 
 def plan(current: list[str] | None, wanted: list[str], jumps: dict[str, bool]) -> dict:

@@ -4,16 +4,8 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    local_cert_not_after,
-    local_state,
-    managers_of,
-)
-from ansible.module_utils.swarmops.quorum import failures_tolerated, majority, summary
-
-NO_LEADER = ("does not have a leader", "context deadline exceeded")
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
+from ansible.module_utils.swarmops.cluster import read_cluster
 
 DOCUMENTATION = r"""
 module: swarm_info
@@ -103,111 +95,12 @@ has_leader:
 """
 
 
-def node_facts(n: dict, issuer: dict) -> dict:
-    desc = n.get("Description") or {}
-    tls = desc.get("TLSInfo") or {}
-    spec = n.get("Spec") or {}
-    status = n.get("Status") or {}
-    return {
-        "node_id": n["ID"],
-        "hostname": desc.get("Hostname", ""),
-        "role": spec.get("Role", ""),
-        "availability": spec.get("Availability", ""),
-        "state": status.get("State", ""),
-        "addr": status.get("Addr", ""),
-        "engine_version": (desc.get("Engine") or {}).get("EngineVersion", ""),
-        "labels": spec.get("Labels") or {},
-        "manager_reachability": (n.get("ManagerStatus") or {}).get("Reachability"),
-        "tls_current": bool(tls) and tls.get("CertIssuerSubject") == issuer.get("CertIssuerSubject")
-        and tls.get("CertIssuerPublicKey") == issuer.get("CertIssuerPublicKey"),
-    }
-
-
-def service_facts(s: dict) -> dict:
-    mode = s.get("Spec", {}).get("Mode") or {}
-    status = s.get("ServiceStatus") or {}
-    return {
-        "id": s["ID"],
-        "name": s.get("Spec", {}).get("Name", ""),
-        "mode": next(iter(mode), "replicated").lower(),
-        "desired": status.get("DesiredTasks"),
-        "running": status.get("RunningTasks"),
-        "stack": (s.get("Spec", {}).get("Labels") or {}).get("com.docker.stack.namespace"),
-    }
-
-
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(services={"type": "bool", "default": True}),
         supports_check_mode=True,
     )
-    client = SwarmClient(module)
-    local = local_state(client)
-    local["cert_not_after"] = local_cert_not_after(module.params["docker_host"])
-    is_manager = local["state"] == "active" and local["role"] == "manager"
-    result: dict = {"changed": False, "local": local, "is_manager": is_manager}
-    if not is_manager:
-        module.exit_json(**result)
-
-    try:
-        swarm = client.api.inspect_swarm()
-    except APIError as exc:
-        if not any(s in str(exc) for s in NO_LEADER):
-            module.fail_json(msg=f"swarm inspect failed: {exc}")
-        # Quorum lost: a report, not a failure, so that a playbook can say so and recover.
-        info = client.call("read the engine info", client.api.info)
-        sw = info.get("Swarm") or {}
-        # Without a leader the engine no longer counts managers; the ones it knows of remain.
-        managers = int(sw.get("Managers") or 0) or len(sw.get("RemoteManagers") or [])
-        result.update(has_leader=False, error=getattr(exc, "explanation", None) or str(exc),
-                      leader="", managers=[], nodes=[], services=[],
-                      ca_rotation_in_progress=False,
-                      quorum={"managers": managers, "reachable": None, "quorum": majority(managers),
-                              "has_quorum": False, "failures_tolerated": failures_tolerated(managers),
-                              "can_still_lose": 0})
-        module.exit_json(**result)
-    result["has_leader"] = True
-    swarm.pop("JoinTokens", None)  # never reported
-    nodes = client.call("list nodes", client.api.nodes)
-    issuer = swarm.get("TLSInfo") or {}
-    facts = [node_facts(n, issuer) for n in nodes]
-    managers = []
-    leader = ""
-    for n in nodes:
-        ms = n.get("ManagerStatus")
-        if ms:
-            hostname = (n.get("Description") or {}).get("Hostname", "")
-            managers.append({"node_id": n["ID"], "hostname": hostname, "addr": ms.get("Addr"),
-                             "reachability": ms.get("Reachability"), "leader": bool(ms.get("Leader"))})
-            if ms.get("Leader"):
-                leader = hostname
-    rotating = bool(swarm.get("RootRotationInProgress")) or not all(f["tls_current"] for f in facts
-                                                                     if f["state"] != "down")
-    result.update(
-        swarm={
-            "id": swarm.get("ID"),
-            "created": swarm.get("CreatedAt"),
-            "updated": swarm.get("UpdatedAt"),
-            "settings": swarm_settings.current(swarm.get("Spec") or {}),
-            "default_addr_pool": swarm.get("DefaultAddrPool"),
-            "subnet_size": swarm.get("SubnetSize"),
-            "data_path_port": swarm.get("DataPathPort"),
-            "root_rotation_in_progress": bool(swarm.get("RootRotationInProgress")),
-            "ca_issuer_subject": issuer.get("CertIssuerSubject"),
-            "external_ca": bool(((swarm.get("Spec") or {}).get("CAConfig") or {}).get("ExternalCAs")),
-        },
-        leader=leader,
-        managers=managers,
-        quorum=summary(managers_of(nodes)),
-        nodes=facts,
-        ca_rotation_in_progress=rotating,
-    )
-    if module.params["services"]:
-        api = client.api
-        services = client.call("list services", lambda: api._result(
-            api._get(api._url("/services"), params={"status": "true"}), True))
-        result["services"] = [service_facts(s) for s in services]
-    module.exit_json(**result)
+    module.exit_json(**read_cluster(module, SwarmClient(module, lean=True), module.params["services"]))
 
 
 if __name__ == "__main__":

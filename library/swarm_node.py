@@ -28,6 +28,9 @@ description:
   - C(availability=drain) with I(wait=true) returns only when no task of a replicated service is
     still running on the node and their replacements run elsewhere, or fails after I(wait_timeout)
     with the progress seen.
+  - A drain is refused before anything changes, unless I(force=true), when the node is the last
+    ready and active one or when a replicated service could run nowhere else by its placement
+    constraints; the message names the node and the services that would stop.
   - C(role=worker) (demote) is refused when the reachable managers left would be fewer than a
     majority of the managers left (quorum would be lost), unless I(force=true); demoting the last
     manager is always refused.
@@ -68,9 +71,11 @@ options:
     elements: str
   min_available:
     description:
-      - With C(availability=drain), refuse (nothing changed) when no other node is ready and
-        active, or when a service with a task running on the node has fewer than this many tasks
-        running on other nodes. Omit for no such guard; I(force=true) overrides it.
+      - With C(availability=drain), also refuse (nothing changed) when a service with a task
+        running on the node has fewer than this many tasks running on other nodes.
+      - Whatever this is, a drain is refused when no other node is ready and active, or when a
+        replicated service may run on this node by its placement constraints and on no other
+        ready, active node; I(force=true) overrides every drain refusal.
     type: int
   wait:
     description: After C(availability=drain), wait until the node's tasks have moved.
@@ -82,7 +87,8 @@ options:
     default: 300
   force:
     description:
-      - Demote even when quorum would be lost (never the last manager); remove a live worker.
+      - Demote even when quorum would be lost (never the last manager); remove a live worker;
+        drain although services would stop or run short (see I(min_available)).
     type: bool
     default: false
 notes:
@@ -164,16 +170,16 @@ def wait_drained(module, client, node_id: str) -> dict:
     services = client.call("list services", client.api.services)
     replicated = replicated_services(services)
     affected: set[str] = set()
+    names = service_names(services)
     api = client.api
 
     def probe() -> Progress:
         on_node = client.call("list the node's tasks", api.tasks, filters={"node": node_id})
         running = client.call("list running tasks", api.tasks, filters={"desired-state": "running"})
-        done, summary, data = drain_progress(node_id, replicated, on_node, running, affected)
+        done, summary, data = drain_progress(node_id, replicated, on_node, running, affected, names)
         return Progress(done, summary, data=data)
 
     waited = wait_for(probe, timeout=module.params["wait_timeout"], interval=0.1, max_interval=0.25)
-    names = service_names(services)
     return {**waited.as_result(), **waited.last.data, "ok": waited.ok,
             "services_moved": sorted(names.get(s, s) for s in affected)}
 
@@ -235,7 +241,7 @@ def main():
               "hostname": (node.get("Description") or {}).get("Hostname", "")}
     if plan.quorum is not None:
         result["quorum"] = plan.quorum.as_dict()
-    if (not plan.refused and p["min_available"] is not None and not p["force"]
+    if (not plan.refused and p["availability"] == "drain" and not p["force"]
             and (node.get("Spec") or {}).get("Availability") != "drain"):
         plan.refused = availability_refusal(client, node["ID"], nodes, p["min_available"])
         if plan.refused:

@@ -20,7 +20,8 @@ description:
     refused by every later join; nodes already in the swarm are not affected).
   - The token is returned as I(token) only when the task is C(no_log) (Ansible then hides the whole
     result at every verbosity but registers it for the next task). Without C(no_log) the token is
-    withheld and a warning says so; a short fingerprint is always returned to compare tokens.
+    withheld and a warning says so (no warning with I(rotate), whose job is the rotation); a
+    short fingerprint is always returned to compare tokens.
   - Runs on a manager.
 version_added: "0.1.0"
 author: swarmops
@@ -128,7 +129,13 @@ def main():
     for r, t in tokens.items():
         if r.lower() != p["role"] and t:
             module.no_log_values.add(t)
-    handed = hand_over(module, token, f"{p['role']} join token")
+    if rotated and not module.no_log:
+        # A rotation's result is shown, fingerprints and all; the token is masked without a warning.
+        if token:
+            module.no_log_values.add(token)
+        handed = None
+    else:
+        handed = hand_over(module, token, f"{p['role']} join token")
     if handed:
         result["token"] = handed
     module.exit_json(**result)

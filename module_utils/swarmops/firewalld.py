@@ -1,5 +1,5 @@
 """Reading and mending a firewalld policy: shared by firewalld_policy (which keeps it) and
-firewall_leftovers (which finds it)."""
+swarm_host_info (which finds it, module_utils/swarmops/hostread.py)."""
 
 from __future__ import annotations
 

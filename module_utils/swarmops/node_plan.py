@@ -101,12 +101,14 @@ def removal_refusal(node: dict, force: bool) -> str:
 
 
 def drain_progress(node_id: str, replicated: dict[str, int], tasks_on_node: list[dict],
-                   running_tasks: list[dict], affected: set[str]) -> tuple[bool, str, dict]:
+                   running_tasks: list[dict], affected: set[str],
+                   names: dict[str, str] | None = None) -> tuple[bool, str, dict]:
     """Is a drain done? No task of a replicated service still active on the node, and every
     affected service has its desired replicas running elsewhere.
 
     `replicated` maps service ID -> replicas; `affected` accumulates (in place) the services
-    seen on the node, so a task that left early still counts for its service.
+    seen on the node, so a task that left early still counts for its service. `names` maps
+    service ID -> name, so the services still short are reported by name.
     """
     still = [t for t in tasks_on_node
              if t.get("ServiceID") in replicated and (t.get("Status") or {}).get("State") in ACTIVE_TASK_STATES]
@@ -122,4 +124,4 @@ def drain_progress(node_id: str, replicated: dict[str, int], tasks_on_node: list
     have = sum(min(running_elsewhere.get(s, 0), replicated[s]) for s in affected)
     summary = f"{len(still)} tasks still on the node, {have}/{want} replicas running elsewhere"
     return done, summary, {"tasks_on_node": len(still), "replicas_elsewhere": have, "replicas_wanted": want,
-                           "services_short": sorted(short)}
+                           "services_short": sorted((names or {}).get(s, s) for s in short)}

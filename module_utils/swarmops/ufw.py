@@ -1,4 +1,4 @@
-"""Reading ufw's rules: shared by ufw_rules (which keeps them) and firewall_leftovers (which finds them)."""
+"""Reading ufw's rules: shared by ufw_rules (which keeps them) and swarm_host_info (which finds them)."""
 
 from __future__ import annotations
 

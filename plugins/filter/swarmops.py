@@ -302,9 +302,63 @@ def report_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+# Plans from swarm_host_info's one read per host: what a layer's write task would change on a
+# host and why, as a list of reasons (empty: the task is skipped, no round trip). When the
+# read is missing or partial, the reasons say so and the task runs, deciding for itself.
+def engine_plan(host: dict[str, Any] | None, config: dict[str, Any], mode: str = "0644",
+                enabled: bool = True) -> dict[str, list[str]]:
+    """Reasons to write daemon.json (`daemon_json`) and to start or enable the engine
+    (`service`), from the host read and the settings the role wants."""
+    if not host or "engine" not in host:
+        return {"daemon_json": ["this host was not read"], "service": ["this host was not read"]}
+    engine, daemon = host["engine"], host.get("daemon_json") or {}
+    write: list[str] = []
+    if not engine.get("installed"):
+        write.append("the engine was not installed when the host was read")
+    if daemon.get("settings") is None:
+        write.append(f"{daemon.get('path', 'daemon.json')}: {daemon.get('error') or 'not read'}")
+    elif daemon["settings"] != config:
+        differing = sorted(k for k in set(daemon["settings"]) | set(config)
+                           if daemon["settings"].get(k) != config.get(k))
+        write.append("settings differ: " + ", ".join(differing))
+    elif daemon.get("mode") != mode or daemon.get("uid") != 0 or daemon.get("gid") != 0:
+        write.append(f"mode or owner differ ({daemon.get('mode')}, uid {daemon.get('uid')}, gid {daemon.get('gid')})")
+    service: list[str] = []
+    if engine.get("running") != enabled:
+        service.append("the engine is " + ("not running" if enabled else "running"))
+    if engine.get("enabled") != enabled:
+        service.append("the engine is " + ("not enabled at boot" if enabled else "enabled at boot"))
+    return {"daemon_json": write, "service": service}
+
+
+def iptables_plan(firewall: dict[str, Any] | None, rules: list[str], jump_from: list[str],
+                  persist_file: str = "") -> list[str]:
+    """Reasons the iptables_chain task must run, from the host read's `firewall`."""
+    chain = (firewall or {}).get("iptables")
+    if chain is None:
+        return ["the chain was not read"]
+    wanted = [" ".join(r.split()) for r in rules]
+    reasons = []
+    if chain.get("rules") is None:
+        reasons.append("the chain does not exist")
+    elif chain["rules"] != wanted:
+        reasons.append("the chain's rules differ")
+    missing = [p for p in jump_from if not (chain.get("jumps") or {}).get(p)]
+    if missing:
+        reasons.append("no jump from " + ", ".join(missing))
+    if persist_file:
+        saved = chain.get("saved")
+        if saved is None:
+            reasons.append(f"{persist_file} does not exist")
+        elif saved.get("rules") != wanted or saved.get("jump_from") != list(jump_from):
+            reasons.append(f"{persist_file} differs")
+    return reasons
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
+                "swarmops_engine_plan": engine_plan, "swarmops_iptables_plan": iptables_plan,
                 "swarmops_firewall_rules": firewall_rules,
                 "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
                 "swarmops_firewalld_rules": firewalld_rules,

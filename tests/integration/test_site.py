@@ -118,15 +118,18 @@ def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):
     assert site_lab.ssh("worker1", "cat /etc/docker/daemon.json /run/docker.pid").stdout == before
 
 
-def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab):
-    site_lab.cli("partition", "worker2")
+@pytest.mark.parametrize("host", ["worker2", "lb1"])
+def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab, host: str):
+    # With the real-host default (the engine role installs the engine), which once skipped the
+    # preflight's only connecting task, and for an lb host, which it never reached.
+    site_lab.cli("partition", host)
     try:
-        run = site_lab.playbook("site.yml", check=False)
+        run = site_lab.playbook("site.yml", "-e", '{"docker_engine_install": true}', check=False)
     finally:
-        site_lab.cli("heal", "worker2")
+        site_lab.cli("heal", host)
     assert run.returncode != 0
-    assert recap(run.stdout)["worker2"]["unreachable"] == 1
-    assert "Unreachable or failed: worker2" in run.stdout
+    assert recap(run.stdout)[host]["unreachable"] == 1
+    assert f"Unreachable or failed: {host}" in run.stdout
     assert "PLAY [Engine]" not in run.stdout  # stopped in preflight, before any change
 
 

@@ -104,6 +104,8 @@ def test_drain_progress():
     done, _, data = drain_progress("w1", replicated, [task("web", "w1", "shutdown", "shutdown")],
                                    [task("web", "w2", "running"), task("web", "w2", "running")], affected)
     assert not done and data["services_short"] == ["web"]
+    _, _, named = drain_progress("w1", replicated, [], [task("web", "w2", "running")], affected, {"web": "shop_web"})
+    assert named["services_short"] == ["shop_web"]
     done, summary, data = drain_progress("w1", replicated, [task("web", "w1", "shutdown", "shutdown")],
                                          [task("web", "w2", "running")] * 3, affected)
     assert done and data["replicas_elsewhere"] == 3 and data["tasks_on_node"] == 0

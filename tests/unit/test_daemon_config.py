@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from module_utils.swarmops.daemon_config import parse, refused_keys, render, rewrite_reason
-
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("firewall_leftovers", REPO / "library" / "firewall_leftovers.py")
-firewall_leftovers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(firewall_leftovers)
+from module_utils.swarmops.ufw import parse_added
 
 WANTED = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
 
@@ -57,6 +51,7 @@ def test_ufw_leftovers_are_rules_with_swarmops_comment_only():
     added = ("Added user rules (see 'ufw status' for running firewall):\n"
              "ufw allow 22/tcp\n"
              "ufw allow from 10.0.0.0/24 to any port 2377 proto tcp comment 'swarmops'\n")
-    assert firewall_leftovers.ufw_has_comment(added, "swarmops")
-    assert not firewall_leftovers.ufw_has_comment(added, "other")
-    assert not firewall_leftovers.ufw_has_comment("ufw allow 22/tcp comment 'swarmops-old'\n", "swarmops")
+    # What swarm_host_info (module_utils/swarmops/hostread.py) counts as a leftover.
+    assert parse_added(added, "swarmops")
+    assert not parse_added(added, "other")
+    assert not parse_added("ufw allow 22/tcp comment 'swarmops-old'\n", "swarmops")

@@ -1,0 +1,83 @@
+"""Plans from the one read per host (swarm_host_info): which write tasks of the engine and
+firewall layers run on a host, and why. Pure functions, no engine."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from module_utils.swarmops.hostread import parse_chain, parse_saved
+from plugins.filter.swarmops import engine_plan, firewall_rules, iptables_plan
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
+iptables_chain = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(iptables_chain)
+
+CONFIG = {"log-driver": "json-file", "log-opts": {"max-file": "3", "max-size": "10m"}}
+
+
+def host(settings=CONFIG, mode="0644", running=True, enabled=True, installed=True):
+    return {"engine": {"installed": installed, "running": running, "enabled": enabled},
+            "daemon_json": {"path": "/etc/docker/daemon.json", "settings": settings, "mode": mode, "uid": 0,
+                            "gid": 0, "error": "" if settings is not None else "the file does not exist"}}
+
+
+def test_a_converged_engine_has_nothing_to_do():
+    assert engine_plan(host(), CONFIG) == {"daemon_json": [], "service": []}
+
+
+def test_each_difference_is_a_reason_to_run_its_task():
+    plan = engine_plan(host(settings={**CONFIG, "debug": True}, running=False), CONFIG)
+    assert plan == {"daemon_json": ["settings differ: debug"], "service": ["the engine is not running"]}
+    missing = engine_plan(host(settings=None), CONFIG)["daemon_json"]
+    assert missing == ["/etc/docker/daemon.json: the file does not exist"]
+    assert engine_plan(host(mode="0600"), CONFIG)["daemon_json"] == ["mode or owner differ (0600, uid 0, gid 0)"]
+    assert engine_plan(host(enabled=False), CONFIG)["service"] == ["the engine is not enabled at boot"]
+    # An engine the role is told to stop is a reason too.
+    stop = engine_plan(host(), CONFIG, enabled=False)["service"]
+    assert stop == ["the engine is running", "the engine is enabled at boot"]
+
+
+def test_without_a_read_every_task_runs():
+    for missing in (None, {}, {"firewall": {}}):
+        plan = engine_plan(missing, CONFIG)
+        assert plan["daemon_json"] and plan["service"]
+    assert "the engine was not installed" in engine_plan(host(installed=False), CONFIG)["daemon_json"][0]
+
+
+RULES = firewall_rules(["10.0.0.0/24"], [["tcp", 2377], ["udp", 4789]])
+PERSIST = "/etc/iptables/swarmops.v4"
+
+
+def saved_text(rules, parents=("INPUT",)):
+    """The file iptables_chain writes (its restore fragment with the jumps)."""
+    text = iptables_chain.restore_text("filter", "SWARMOPS-INPUT", rules)
+    return text.replace("COMMIT", "\n".join([f"-I {p} 1 -j SWARMOPS-INPUT" for p in parents] + ["COMMIT"]))
+
+
+def firewall(rules=RULES, jump=True, saved=RULES):
+    return {"iptables": {"rules": rules, "jumps": {"INPUT": jump},
+                         "saved": parse_saved(saved_text(saved), "SWARMOPS-INPUT") if saved is not None else None}}
+
+
+def test_the_saved_file_reads_back_as_what_was_saved():
+    assert parse_saved(saved_text(RULES), "SWARMOPS-INPUT") == {"rules": RULES, "jump_from": ["INPUT"]}
+    assert parse_saved(None, "SWARMOPS-INPUT") is None
+    assert parse_chain("-N SWARMOPS-INPUT\n-A SWARMOPS-INPUT -p esp -j DROP\n", "SWARMOPS-INPUT") == ["-p esp -j DROP"]
+
+
+def test_a_converged_chain_has_nothing_to_do():
+    assert iptables_plan(firewall(), RULES, ["INPUT"], PERSIST) == []
+    assert iptables_plan(firewall(saved=None), RULES, ["INPUT"], "") == []  # nothing saved, none asked for
+
+
+def test_chain_differences_are_named():
+    assert iptables_plan(firewall(rules=None, jump=False), RULES, ["INPUT"], PERSIST) == [
+        "the chain does not exist", "no jump from INPUT"]
+    assert iptables_plan(firewall(rules=RULES[::-1]), RULES, ["INPUT"], PERSIST) == ["the chain's rules differ"]
+    assert iptables_plan(firewall(saved=RULES[:1]), RULES, ["INPUT"], PERSIST) == [f"{PERSIST} differs"]
+    assert iptables_plan(firewall(saved=None), RULES, ["INPUT"], PERSIST) == [f"{PERSIST} does not exist"]
+    assert iptables_plan({}, RULES, ["INPUT"], PERSIST) == ["the chain was not read"]
+    # Rules are compared as iptables_chain writes them: runs of spaces do not count.
+    assert iptables_plan(firewall(), [r.replace(" ", "  ") for r in RULES], ["INPUT"], PERSIST) == []
