@@ -151,6 +151,10 @@ def test_stack_from_two_compose_files(shared_lab):
     write_file(lab, "/root/wlf/list.yml", "- just\n- a list\n")
     write_file(lab, "/root/wlf/broken.yml", "services: [unclosed\n")
     try:
+        r = ok(lab, "swarm_stack", {"name": "wlf", "compose_files": files}, "--check")
+        assert r.changed and r["services"]["wlf_web"]["action"] == "create"
+        assert not lab.docker("manager1", "service", "ls", "-q", "--filter", "name=wlf_").stdout.strip()
+
         r = ok(lab, "swarm_stack", {"name": "wlf", "compose_files": files})
         assert r.changed
         assert {s: v["action"] for s, v in r["services"].items()} == {"wlf_web": "create", "wlf_side": "create"}
