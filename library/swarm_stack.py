@@ -43,8 +43,27 @@ options:
   compose:
     description:
       - The compose file's content as data, e.g. C(lookup('template', 'stack.yml.j2') | from_yaml).
-      - Required with I(state=present).
+      - With I(state=present), one of I(compose) and I(compose_files) is required; they are mutually exclusive.
     type: dict
+  compose_files:
+    description:
+      - Compose files to deploy, as C(docker stack deploy -c a.yml -c b.yml) takes them - absolute
+        paths on the managed host (the manager the module runs on), not on the controller. To deploy
+        controller files, copy them there first with M(ansible.builtin.copy), or pass one file's
+        content as I(compose) through the C(file) lookup and the C(from_yaml) filter (see EXAMPLES).
+      - Later files are merged into earlier ones as docker/cli's compose loader does - services
+        merge key by key, scalars and C(command)/C(entrypoint) are replaced, C(environment) and
+        C(labels) merge as mappings (list or mapping spelling), C(volumes) merge by target,
+        C(secrets) and C(configs) by source, C(ports) by the whole port, C(networks) by name;
+        top-level networks, volumes, secrets and configs are replaced name by name.
+      - Relative C(file) paths of secrets and configs are resolved against the first file's
+        directory, as docker does. C(x-) extension keys (anchors) at the top and in services are
+        dropped. Variable interpolation (C(${VAR})), C(.env) files and C(extends) are not
+        supported; C(${VAR}) is passed on as written.
+      - Reading the files needs PyYAML on the manager (Debian package python3-yaml). Errors name
+        the option, the file's index and its path (missing, unreadable, not YAML, not a mapping).
+    type: list
+    elements: path
   prune:
     description: Remove the stack's services and networks that the file no longer has.
     type: bool
@@ -70,6 +89,25 @@ EXAMPLES = r"""
   swarm_stack:
     name: shop
     compose: "{{ lookup('template', 'shop.yml.j2') | from_yaml }}"
+
+- name: Put the compose files on the manager
+  ansible.builtin.copy:
+    src: "{{ item }}"
+    dest: /srv/shop/
+    mode: "0644"
+  loop: [shop.yml, shop.prod.yml]
+
+- name: Deploy them merged, as docker stack deploy -c shop.yml -c shop.prod.yml would
+  swarm_stack:
+    name: shop
+    compose_files:
+      - /srv/shop/shop.yml
+      - /srv/shop/shop.prod.yml
+
+- name: Or deploy a controller file without copying it
+  swarm_stack:
+    name: shop
+    compose: "{{ lookup('file', 'shop.yml') | from_yaml }}"
 
 - name: Remove it
   swarm_stack:
@@ -107,7 +145,7 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops import network as net  # noqa: E402
 from ansible.module_utils.swarmops import versioned  # noqa: E402
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
-from ansible.module_utils.swarmops.compose import translate  # noqa: E402
+from ansible.module_utils.swarmops.compose import load_compose_files, translate  # noqa: E402
 from ansible.module_utils.swarmops.service import (  # noqa: E402
     STACK_LABEL,
     apply,
@@ -124,6 +162,7 @@ OPTIONS = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "compose": {"type": "dict"},
+    "compose_files": {"type": "list", "elements": "path"},
     "prune": {"type": "bool", "default": True},
     "wait": {"type": "bool", "default": True},
     "wait_timeout": {"type": "int", "default": 180},
@@ -251,9 +290,13 @@ class Stack:
 
     def present(self) -> None:
         try:
-            wanted = translate(self.stack, self.module.params["compose"])
+            compose = self.module.params["compose"]
+            if compose is None:
+                compose = load_compose_files(self.module.params["compose_files"])
+            wanted = translate(self.stack, compose)
         except SpecError as exc:
-            self.fail(f"compose: {exc}" if not str(exc).startswith("compose") else str(exc))
+            option = "compose" if self.module.params["compose"] is not None else "compose_files"
+            self.fail(str(exc) if str(exc).startswith(option) else f"{option}: {exc}")
             return
         # Every service's fields are checked before anything is created, so that a bad port in
         # the last service does not leave the stack's networks and files behind.
@@ -284,7 +327,8 @@ class Stack:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(**OPTIONS), supports_check_mode=True,
-                           required_if=[("state", "present", ("compose",))])
+                           mutually_exclusive=[("compose", "compose_files")],
+                           required_if=[("state", "present", ("compose", "compose_files"), True)])
     stack = Stack(module, SwarmClient(module))
     if module.params["state"] == "present":
         stack.present()

@@ -8,9 +8,12 @@ Keys swarmops does not support are errors naming the key and what is allowed, ne
 
 from __future__ import annotations
 
+import copy
+import os
+from collections.abc import Callable
 from typing import Any
 
-from .spec import SpecError, split_command
+from .spec import SpecError, parse_port, split_command
 
 TOP_KEYS = ("version", "services", "networks", "secrets", "configs", "volumes", "name")
 SERVICE_KEYS = ("image", "command", "entrypoint", "environment", "deploy", "ports", "networks", "secrets",
@@ -39,6 +42,24 @@ def _names(value: Any) -> list[tuple[str, dict]]:
     if isinstance(value, dict):
         return [(k, v or {}) for k, v in value.items()]
     return [(v, {}) if isinstance(v, str) else (v.get("source"), v) for v in value or []]
+
+
+def as_mapping(where: str, value: Any) -> dict:
+    """Compose's two spellings of environment and labels, `[K=V, K]` or `{K: V}`, as a dict
+    (a bare `K` maps to None)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        out: dict[str, Any] = {}
+        for item in value:
+            if not isinstance(item, str) or item.startswith("="):
+                raise SpecError(f"{where}: list items must be KEY=VALUE or KEY strings, got {item!r}")
+            key, sep, val = item.partition("=")
+            out[key] = val if sep else None
+        return out
+    raise SpecError(f"{where}: expected a mapping or a list of KEY=VALUE, got {value!r}")
 
 
 def _flow(where: str, value: Any) -> dict | None:
@@ -106,8 +127,8 @@ def service_params(stack: str, name: str, svc: Any, networks: dict[str, str],
         "env": svc.get("environment") if svc.get("environment") is not None else [],
         "mode": mode,
         "replicas": (deploy.get("replicas", 1) if mode == "replicated" else deploy.get("replicas")),
-        "labels": {k: str(v) for k, v in (deploy.get("labels") or {}).items()},
-        "container_labels": dict(svc.get("labels") or {}),
+        "labels": {k: str(v) for k, v in as_mapping(f"{where}.deploy.labels", deploy.get("labels")).items()},
+        "container_labels": as_mapping(f"{where}.labels", svc.get("labels")),
         "publish": list(svc.get("ports") or []),
         "endpoint_mode": deploy.get("endpoint_mode") or "vip",
         "constraints": list(placement.get("constraints") or []),
@@ -209,3 +230,188 @@ def translate(stack: str, compose: Any) -> dict:
                                         "gateway": None, "driver_options": None,
                                         "labels": {"com.docker.stack.namespace": stack}}
     return {"networks": networks, "files": files, "services": services}
+
+
+# --- several files, merged as `docker stack deploy -c a.yml -c b.yml` merges them -----------------
+#
+# docker/cli's compose loader merges each later file into the result so far:
+# - top level: `services` merge service by service (below); `networks`, `volumes`, `secrets`
+#   and `configs` merge name by name, a later definition replacing an earlier one whole;
+#   other keys (version, name) are overridden.
+# - within a service: mappings merge key by key and scalars are overridden; `command` and
+#   `entrypoint` are replaced; `environment` and `labels` (service and deploy) merge as mappings
+#   in either spelling; `volumes` merge by target, `secrets` and `configs` by source, `ports`
+#   by the whole port (identical ones collapse, others add up); `networks` merge by name, a
+#   later entry's aliases replacing the earlier ones; other lists (placement constraints and
+#   preferences) are appended, skipping exact repeats.
+# - a key given as null (`command:`) does not override, as in docker/cli.
+# swarmops replaces `healthcheck.test` (docker/cli's loader appends it, which makes no sense
+# for a command) and keeps the first file's order of list items rather than sorting them.
+
+Path = tuple[str, ...]
+
+_REPLACED: frozenset[Path] = frozenset({("command",), ("entrypoint",), ("healthcheck", "test")})
+_MAPPINGS: frozenset[Path] = frozenset({("environment",), ("labels",), ("deploy", "labels")})
+
+
+def _volume_key(item: Any) -> Any:
+    if isinstance(item, str):
+        parts = item.split(":")
+        return parts[1] if len(parts) > 1 else parts[0]
+    return item.get("target") if isinstance(item, dict) else repr(item)
+
+
+def _ref_key(item: Any) -> Any:
+    return item.get("source") if isinstance(item, dict) else item
+
+
+def _port_key(item: Any) -> Any:
+    try:
+        return tuple(sorted(parse_port(item).items()))
+    except SpecError:  # left for translate() to report with the service's name
+        return repr(item)
+
+
+_KEYED: dict[Path, Callable[[Any], Any]] = {
+    ("ports",): _port_key, ("volumes",): _volume_key, ("secrets",): _ref_key, ("configs",): _ref_key,
+}
+
+
+def _merge_keyed(base: list, over: list, key: Callable[[Any], Any]) -> list:
+    """Items of `over` replace those of `base` with the same key, in place; new ones are added."""
+    out = {key(item): item for item in base}
+    for item in over:
+        out[key(item)] = copy.deepcopy(item)
+    return list(out.values())
+
+
+def _merge_networks(where: str, base: Any, over: Any) -> Any:
+    def as_dict(value: Any) -> dict:
+        if isinstance(value, dict):
+            return {k: (dict(v) if isinstance(v, dict) else v) for k, v in value.items()}
+        if isinstance(value, list):
+            return dict.fromkeys(value)
+        raise SpecError(f"{where}: expected a list of names or a mapping, got {value!r}")
+
+    out = as_dict(base)
+    for name, opts in as_dict(over).items():
+        if opts or name not in out:
+            out[name] = {**(out.get(name) or {}), **copy.deepcopy(opts)} if opts else out.get(name)
+    if isinstance(base, list) and isinstance(over, list):
+        return list(out)
+    return out
+
+
+def _merge_value(where: str, path: Path, base: Any, over: Any) -> Any:
+    if path in _REPLACED:
+        return copy.deepcopy(over)
+    if path in _MAPPINGS:
+        return {**as_mapping(where, base), **as_mapping(where, over)}
+    if path in _KEYED and isinstance(base, list) and isinstance(over, list):
+        return _merge_keyed(base, over, _KEYED[path])
+    if path == ("networks",):
+        return _merge_networks(where, base, over)
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            if value is None:
+                continue
+            out[key] = (_merge_value(f"{where}.{key}", (*path, key), out[key], value)
+                        if out.get(key) is not None else copy.deepcopy(value))
+        return out
+    if isinstance(base, list) and isinstance(over, list):
+        return base + [copy.deepcopy(item) for item in over if item not in base]
+    return copy.deepcopy(over)
+
+
+def merge_compose(docs: list[dict], names: list[str] | None = None) -> dict:
+    """Several compose files (as dicts), each later one merged into the ones before it as
+    `docker stack deploy -c ... -c ...` does. `names` (one per doc) label errors."""
+    names = names or [f"file {i + 1}" for i in range(len(docs))]
+    if not docs:
+        raise SpecError("compose_files: give at least one file")
+    out: dict[str, Any] = {}
+    for doc, name in zip(docs, names, strict=True):
+        if not isinstance(doc, dict):
+            raise SpecError(f"{name}: expected a compose mapping at the top, got {type(doc).__name__}")
+        for key, value in doc.items():
+            if value is None:
+                continue
+            if key in ("services", "networks", "volumes", "secrets", "configs"):
+                if not isinstance(value, dict):
+                    raise SpecError(f"{name}: {key} must be a mapping, got {type(value).__name__}")
+                section = dict(out.get(key) or {})
+                for item, spec in value.items():
+                    if key == "services" and spec is None and item in section:
+                        continue
+                    if key == "services" and isinstance(section.get(item), dict) and isinstance(spec, dict):
+                        section[item] = _merge_value(f"{name}: services.{item}", (), section[item], spec)
+                    else:
+                        section[item] = copy.deepcopy(spec)
+                out[key] = section
+            else:
+                out[key] = copy.deepcopy(value)
+    return out
+
+
+def drop_extensions(doc: dict) -> dict:
+    """Compose's `x-` keys (at the top and in services) carry YAML anchors; docker ignores them."""
+    out = {k: v for k, v in doc.items() if not str(k).startswith("x-")}
+    if isinstance(out.get("services"), dict):
+        out["services"] = {name: ({k: v for k, v in svc.items() if not str(k).startswith("x-")}
+                                  if isinstance(svc, dict) else svc)
+                           for name, svc in out["services"].items()}
+    return out
+
+
+def resolve_file_paths(doc: dict, base_dir: str) -> dict:
+    """Relative `file` paths of secrets and configs, relative to `base_dir` (docker stack deploy
+    resolves them against the first compose file's directory)."""
+    out = dict(doc)
+    for kind in ("secrets", "configs"):
+        section = out.get(kind)
+        if not isinstance(section, dict):
+            continue
+        out[kind] = {name: ({**opts, "file": os.path.normpath(os.path.join(base_dir, opts["file"]))}
+                            if isinstance(opts, dict) and isinstance(opts.get("file"), str)
+                            and not os.path.isabs(opts["file"]) else opts)
+                     for name, opts in section.items()}
+    return out
+
+
+def parse_compose_text(where: str, text: str) -> dict:
+    """One compose file's text -> dict; errors name `where` (the option and the path)."""
+    try:
+        import yaml
+    except ImportError:
+        raise SpecError(f"{where}: reading compose files needs PyYAML on the manager (Debian: python3-yaml)") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(f"{where}: expected a compose mapping at the top, got {type(doc).__name__}")
+    return drop_extensions(doc)
+
+
+def load_compose_files(paths: list[str], option: str = "compose_files") -> dict:
+    """Read, parse and merge compose files on this host (the manager the module runs on)."""
+    if not paths:
+        raise SpecError(f"{option}: give at least one file")
+    docs, names = [], []
+    for i, path in enumerate(paths):
+        where = f"{option}[{i}] ({path})"
+        if not os.path.isabs(path):
+            raise SpecError(f"{where}: not an absolute path; give the file's full path on the manager")
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise SpecError(f"{where}: no such file on the manager") from None
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{where}: not UTF-8 text: {exc}") from None
+        except OSError as exc:
+            raise SpecError(f"{where}: cannot read it on the manager: {exc.strerror or exc}") from None
+        docs.append(parse_compose_text(where, text))
+        names.append(where)
+    return resolve_file_paths(merge_compose(docs, names), os.path.dirname(paths[0]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import shlex
 
 from labtools import wait_for
 from workload_helpers import http_get, ok, run
@@ -100,3 +102,89 @@ def test_stack_deploy_redeploy_prune_remove(shared_lab):
         ok(lab, "swarm_stack", {"name": "wls", "state": "absent"})
     wait_for(lambda: not stack_objects(lab, "service") and not stack_objects(lab, "network")
              and not stack_objects(lab, "secret"), 30, what="the stack's objects gone")
+
+
+# Two compose files on the manager, merged as `docker stack deploy -c base.yml -c prod.yml` merges
+# them: the second file's replicas, image, environment and labels win, the rest is kept.
+BASE_YML = """\
+version: "3.8"
+x-probe: &probe swarmops/probe:1
+services:
+  web:
+    image: *probe
+    environment: [ROLE=web, LEVEL=debug]
+    labels: [tier=front]
+    deploy:
+      replicas: 1
+      labels: {team: shop}
+    secrets: [token]
+  side:
+    image: *probe
+secrets:
+  token:
+    file: ./token
+"""
+PROD_YML = """\
+services:
+  web:
+    image: swarmops/probe:2
+    environment:
+      LEVEL: info
+      EXTRA: "1"
+    labels: {tier: edge}
+    deploy:
+      replicas: 2
+"""
+
+
+def write_file(lab, path: str, text: str) -> None:
+    lab.ssh("manager1", f"mkdir -p {shlex.quote(path.rsplit('/', 1)[0])} && "
+                        f"echo {base64.b64encode(text.encode()).decode()} | base64 -d > {shlex.quote(path)}")
+
+
+def test_stack_from_two_compose_files(shared_lab):
+    lab = shared_lab
+    files = ["/root/wlf/base.yml", "/root/wlf/prod.yml"]
+    write_file(lab, files[0], BASE_YML)
+    write_file(lab, files[1], PROD_YML)
+    write_file(lab, "/root/wlf/token", "tok-4410")
+    write_file(lab, "/root/wlf/list.yml", "- just\n- a list\n")
+    write_file(lab, "/root/wlf/broken.yml", "services: [unclosed\n")
+    try:
+        r = ok(lab, "swarm_stack", {"name": "wlf", "compose_files": files}, "--check")
+        assert r.changed and r["services"]["wlf_web"]["action"] == "create"
+        assert not lab.docker("manager1", "service", "ls", "-q", "--filter", "name=wlf_").stdout.strip()
+
+        r = ok(lab, "swarm_stack", {"name": "wlf", "compose_files": files})
+        assert r.changed
+        assert {s: v["action"] for s, v in r["services"].items()} == {"wlf_web": "create", "wlf_side": "create"}
+        assert r["secrets"]["wlf_token"]["secret"]["name"] == "wlf_token.v1"  # ./token next to base.yml
+        spec = lab.docker_json("manager1", "service", "inspect", "wlf_web")[0]["Spec"]
+        assert spec["Mode"]["Replicated"]["Replicas"] == 2
+        container = spec["TaskTemplate"]["ContainerSpec"]
+        assert container["Image"].startswith("swarmops/probe:2")
+        assert sorted(container["Env"]) == ["EXTRA=1", "LEVEL=info", "ROLE=web"]
+        assert container["Labels"] == {"tier": "edge"}
+        assert spec["Labels"]["team"] == "shop" and spec["Labels"]["com.docker.stack.namespace"] == "wlf"
+        assert [s["SecretName"] for s in container["Secrets"]] == ["wlf_token.v1"]
+        assert r["services"]["wlf_web"]["service"]["replicas_running"] == 2
+
+        # the same files again: nothing to do
+        r = ok(lab, "swarm_stack", {"name": "wlf", "compose_files": files})
+        assert not r.changed, r["diff"]
+
+        # errors name the option, the file's index and its path; nothing is changed
+        for bad, words in (("/root/wlf/missing.yml", "no such file"), ("/root/wlf/list.yml", "compose mapping"),
+                           ("/root/wlf/broken.yml", "not valid YAML"), ("/root/wlf", "cannot read")):
+            r = run(lab, "swarm_stack", {"name": "wlf", "compose_files": [files[0], bad]})
+            assert r.failed and f"compose_files[1] ({bad}): " in r.msg and words in r.msg, r.msg
+        r = run(lab, "swarm_stack", {"name": "wlf", "compose_files": ["wlf/base.yml"]})
+        assert r.failed and "compose_files[0] (wlf/base.yml): not an absolute path" in r.msg, r.msg
+        r = run(lab, "swarm_stack", {"name": "wlf", "compose_files": files, "compose": {"services": {}}})
+        assert r.failed and "mutually exclusive" in r.msg, r.msg
+        assert lab.docker_json("manager1", "service", "inspect", "wlf_web")[0]["Spec"] == spec
+    finally:
+        ok(lab, "swarm_stack", {"name": "wlf", "state": "absent"})
+        lab.ssh("manager1", "rm -rf /root/wlf", check=False)
+    wait_for(lambda: not lab.docker("manager1", "service", "ls", "--filter", "label=com.docker.stack.namespace=wlf",
+                                    "-q").stdout.strip(), 30, what="the wlf stack gone")
