@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .harness import BENCH, OUT, BenchError, Lab, PlaybookRun, children_cpu, ensure_cd_venv, playbook, run, timed
-from .report import Results, write_plot, write_report
+from .report import SSH_A5, SSH_RERUN, Results, write_plot, write_report
 
 GROUPS = ("bootstrap", "drain", "cost", "scale")
 SMOKE_GROUPS = ("bootstrap",)
@@ -129,8 +129,11 @@ class Bench:
         r.add("bootstrap 5 hosts: (a) swarmops site.yml", a.wall)
         r.add("controller CPU, bootstrap 5 hosts: (a) site.yml", a.cpu, unit="CPU s")
         r.add_profile("site.yml bootstrap, 5 hosts", a.tasks)
+        r.add(SSH_A5, a.ssh, unit="")
         again = self.ansible("site.yml")
         r.add("converged re-run of site.yml", again.wall, changed=again.changed)
+        r.add("controller CPU, converged re-run 5 hosts", again.cpu, unit="CPU s")
+        r.add(SSH_RERUN, again.ssh, unit="")
         r.add_profile("site.yml converged re-run, 5 hosts", again.tasks)
         check = self.ansible("site.yml", "--check")
         r.add("--check run of site.yml (converged)", check.wall, changed=check.changed)
@@ -144,6 +147,7 @@ class Bench:
         c = self.community_docker(3, 2)
         r.add("bootstrap 5 hosts: (c) community.docker", c.wall)
         r.add("controller CPU, bootstrap 5 hosts: (c) community.docker", c.cpu, unit="CPU s")
+        r.add("SSH executions, bootstrap 5 hosts: (c) community.docker", c.ssh, unit="")
         r.add_profile("community.docker bootstrap, 5 hosts", c.tasks)
 
     def scale(self) -> None:

@@ -97,6 +97,7 @@ class PlaybookRun:
     peak_rss_mib: float = 0.0
     peak_processes: int = 0
     cpu: float = 0.0  # controller CPU seconds (user + system) of the run's whole process tree
+    ssh: int = 0  # ssh runs (one per module execution with pipelining), counted by count_ssh.sh
 
 
 def children_cpu() -> float:
@@ -186,6 +187,8 @@ def playbook(lab: Lab, path: str | Path, *args: str, contender: str = "swarmops"
     exe = str(Path(sys.executable).parent / "ansible-playbook" if contender == "swarmops" else ensure_cd_venv())
     with tempfile.NamedTemporaryFile(prefix="bench-timings-", suffix=".json", delete=False) as fh:
         timings = Path(fh.name)
+    with tempfile.NamedTemporaryFile(prefix="bench-ssh-", suffix=".log", delete=False) as fh:
+        ssh_log = Path(fh.name)
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -193,6 +196,8 @@ def playbook(lab: Lab, path: str | Path, *args: str, contender: str = "swarmops"
         "ANSIBLE_CALLBACK_PLUGINS": str(BENCH / "callback_plugins"),
         "ANSIBLE_CALLBACKS_ENABLED": "bench_timer",
         "SWARMOPS_BENCH_TIMINGS": str(timings),
+        "ANSIBLE_SSH_EXECUTABLE": str(BENCH / "count_ssh.sh"),
+        "SWARMOPS_BENCH_SSH_LOG": str(ssh_log),
         "PATH": f"{Path(exe).parent}:{os.environ.get('PATH', '')}",
         **(extra_env or {}),
     }
@@ -209,12 +214,14 @@ def playbook(lab: Lab, path: str | Path, *args: str, contender: str = "swarmops"
     wall = time.monotonic() - start
     try:
         data = json.loads(timings.read_text() or "{}")
+        ssh_runs = len(ssh_log.read_text().splitlines())
     finally:
         timings.unlink(missing_ok=True)
+        ssh_log.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise BenchError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out[-6000:]}")
     result = PlaybookRun(wall, data.get("changed", -1), data.get("failed", -1), data.get("tasks", []),
-                         cpu=children_cpu() - cpu_before)
+                         cpu=children_cpu() - cpu_before, ssh=ssh_runs)
     if mem is not None:
         result.peak_pss_mib = mem.peak_pss / 1024
         result.peak_rss_mib = mem.peak_rss / 1024

@@ -53,9 +53,6 @@ config:
   type: dict
 """
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.daemon_config import (  # noqa: E402
     parse,
@@ -63,14 +60,7 @@ from ansible.module_utils.swarmops.daemon_config import (  # noqa: E402
     render,
     rewrite_reason,
 )
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
+from ansible.module_utils.swarmops.files import read_text, write_atomically  # noqa: E402
 
 
 def main() -> None:
@@ -91,19 +81,13 @@ def main() -> None:
     # What is written must read back as the same settings (the old copy task's validate step).
     if parse(text)[0] != wanted:
         module.fail_json(msg="config: the settings do not survive a round trip through JSON")
-    current_text = _read(path)
+    current_text = read_text(path)
     reason = rewrite_reason(current_text, wanted)
     changed = bool(reason)
     diff = {"before_header": path, "after_header": path,
             "before": current_text or "", "after": text if changed else (current_text or "")}
     if changed and not module.check_mode:
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            module.fail_json(msg=f"path: the folder {folder} does not exist (is the engine installed?)")
-        fd, tmp = tempfile.mkstemp(prefix=".daemon.json.", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        module.atomic_move(tmp, path)
+        write_atomically(module, path, text)
     file_args = module.load_file_common_arguments(module.params)
     if current_text is not None or not module.check_mode:
         changed = module.set_fs_attributes_if_different(file_args, changed, diff=None)

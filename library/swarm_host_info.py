@@ -126,10 +126,10 @@ from ansible.module_utils.swarmops.hostread import (  # noqa: E402
     BACKENDS,
     NAME_OPTIONS,
     daemon_json,
-    engine_enabled,
     iptables_chain,
     leftovers,
     sdk_installed,
+    service_enabled,
     systemd,
 )
 
@@ -157,7 +157,7 @@ def main() -> None:
                                               p["iptables_persist_file"])
     result["firewall"] = firewall
 
-    engine: dict = {"installed": bool(module.get_bin_path("dockerd")), "enabled": engine_enabled(),
+    engine: dict = {"installed": bool(module.get_bin_path("dockerd")), "enabled": service_enabled(),
                     "running": False}
     socket_path = p["docker_host"][len("unix://"):] if p["docker_host"].startswith("unix://") else ""
     if socket_path and not os.path.exists(socket_path):

@@ -16,18 +16,11 @@ import stat
 from typing import Any
 
 from ansible.module_utils.swarmops.daemon_config import parse
+from ansible.module_utils.swarmops.files import read_text
 from ansible.module_utils.swarmops.firewalld import edits, parse_info
 from ansible.module_utils.swarmops.ufw import parse_added
 
 BACKENDS = ("iptables", "nftables", "ufw", "firewalld")
-
-
-def read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
 
 
 def file_facts(path: str) -> dict[str, Any]:
@@ -52,14 +45,20 @@ def systemd() -> bool:
     return os.path.exists("/run/systemd/system")
 
 
-def engine_enabled(unit: str = "docker") -> bool:
-    """Whether the engine starts at boot: a systemd unit (or socket) wanted by a target, or a
-    SysV start link (hosts without systemd, as the lab's)."""
+def service_enabled(unit: str = "docker") -> bool:
+    """Whether a service (the engine by default) starts at boot: a systemd unit (or socket)
+    wanted by a target, or a SysV start link (hosts without systemd, as the lab's)."""
     if systemd():
         wants = glob.glob(f"/etc/systemd/system/*.wants/{unit}.service") + glob.glob(
             f"/etc/systemd/system/*.wants/{unit}.socket")
         return bool(wants)
     return bool(glob.glob(f"/etc/rc[2-5].d/S[0-9][0-9]{unit}"))
+
+
+def pid_running(pidfile: str) -> bool:
+    """Whether the process a pid file names is alive."""
+    text = read_text(pidfile)
+    return bool(text and text.strip().isdigit() and os.path.exists(f"/proc/{text.strip()}"))
 
 
 def sdk_installed() -> bool:
