@@ -106,6 +106,7 @@ from typing import Any  # noqa: E402
 from xml.sax.saxutils import quoteattr  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.files import read_text, write_atomically  # noqa: E402
 from ansible.module_utils.swarmops.firewalld import ITEM_OPTIONS, edits, parse_info  # noqa: E402
 
 ACTIONS = ("accept", "drop", "reject")
@@ -213,23 +214,6 @@ def describe_info(info: dict[str, Any] | None) -> str:
                     info.get("egress-zones", []), info.get("rich rules", []) + extra)
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def _write(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 class Firewalld:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -284,7 +268,7 @@ class Firewalld:
 
 def absent(module: AnsibleModule, fw: Firewalld, path: str) -> None:
     name = module.params["name"]
-    saved = _read(path)
+    saved = read_text(path)
     permanent = fw.info(name, permanent=True)
     runtime = fw.info(name, permanent=False)
     emptying = edits(runtime, []) if runtime else []
@@ -350,15 +334,16 @@ def main() -> None:
                 "(role: swarm_firewall_firewalld_reload_in_swarm) and restart the engine after "
                 "(playbooks/maintenance.yml). Nothing was changed."), rules=wanted)
         if not module.check_mode:
-            saved = _read(path)
-            _write(path, policy_xml(name, p["priority"], p["ingress_zones"], p["egress_zones"], p["rules"]))
+            saved = read_text(path)
+            write_atomically(module, path, policy_xml(name, p["priority"], p["ingress_zones"], p["egress_zones"],
+                                                      p["rules"]), mode=0o644, folder_mode=0o750)
             rc, out, err = module.run_command([fw.cmd, "--check-config"])
             if rc != 0:
                 # Put the previous file back so a bad rule never reaches the next reload or boot.
                 if saved is None:
                     os.remove(path)
                 else:
-                    _write(path, saved)
+                    write_atomically(module, path, saved, mode=0o644, folder_mode=0o750)
                 module.fail_json(msg=f"firewalld refused the policy {name}: {err.strip() or out.strip()}",
                                  rules=wanted)
             fw.reload()

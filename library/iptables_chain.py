@@ -92,9 +92,9 @@ jumps_added:
   elements: str
 """
 
-import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.files import read_text, write_atomically  # noqa: E402
 from ansible.module_utils.swarmops.hostread import parse_chain  # noqa: E402
 
 
@@ -158,18 +158,11 @@ def persist(module: AnsibleModule, path: str, table: str, chain: str, rules: lis
     # Loaded once at boot, before anything else hooks the parents.
     text = restore_text(table, chain, rules).replace(
         "COMMIT", "\n".join([f"-I {p} 1 -j {chain}" for p in parents] + ["COMMIT"]))
-    try:
-        with open(path) as fh:
-            if fh.read() == text:
-                return False
-    except OSError:
-        pass
+    if read_text(path) == text:
+        return False
     if not module.check_mode:
         # Making the folder here saves the role a task (a round trip per host) of its own.
-        os.makedirs(os.path.dirname(path) or ".", mode=0o755, exist_ok=True)
-        with open(path + ".tmp", "w") as fh:
-            fh.write(text)
-        os.replace(path + ".tmp", path)
+        write_atomically(module, path, text, folder_mode=0o755)
     return True
 
 

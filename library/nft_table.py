@@ -81,6 +81,7 @@ reason:
 import os  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.files import read_text, write_atomically  # noqa: E402
 
 CHAIN = "swarmops"
 
@@ -106,23 +107,6 @@ def rewrite_reason(wanted: str, saved: str | None, live: str | None, recorded: s
     if live != recorded:
         return "the live table was changed outside swarmops"
     return ""
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def _write(path: str, text: str, mode: int) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 class Table:
@@ -185,14 +169,14 @@ def main() -> None:
 
     rules = [r.strip() for r in p["rules"]]
     wanted = script(p["family"], p["name"], p["hook"], p["priority"], rules)
-    saved = _read(persist)
-    reason = rewrite_reason(wanted, saved, live, _read(record))
+    saved = read_text(persist)
+    reason = rewrite_reason(wanted, saved, live, read_text(record))
     diff = {"before": saved or "", "after": wanted, "before_header": persist, "after_header": persist}
     if reason and not module.check_mode:
         table.load(wanted, check_only=True)  # a bad rule fails here, before the table is touched
         table.load(wanted)
-        _write(persist, wanted, 0o600)
-        _write(record, table.listing() or "", 0o600)
+        write_atomically(module, persist, wanted, mode=0o600, folder_mode=0o755)
+        write_atomically(module, record, table.listing() or "", mode=0o600, folder_mode=0o755)
     module.exit_json(changed=bool(reason), rules=rules, reason=reason, diff=diff)
 
 

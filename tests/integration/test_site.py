@@ -119,9 +119,12 @@ def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):
 
 
 @pytest.mark.parametrize("host", ["worker2", "lb1"])
-def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab, host: str):
+def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab, host: str, tmp_path, monkeypatch):
     # With the real-host default (the engine role installs the engine), which once skipped the
-    # preflight's only connecting task, and for an lb host, which it never reached.
+    # preflight's only connecting task, and for an lb host, which it never reached. SSH
+    # connections of its own, as an operator's first run: an open one to a host cut off
+    # waits out the keep-alives (45 s) before it fails.
+    monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", str(tmp_path))
     site_lab.cli("partition", host)
     try:
         run = site_lab.playbook("site.yml", "-e", '{"docker_engine_install": true}', check=False)
