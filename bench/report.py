@@ -100,7 +100,8 @@ def targets(results: Results) -> list[Target]:
         if m:
             out.append(Target(f"{name} <= {bound}", f"{m.median:.0f}", ", ".join(f"{x:.0f}" for x in m.samples),
                               m.median <= bound))
-    ratio_target("bootstrap 20 hosts / 5 hosts (a) <= 1.6", "bootstrap 20 hosts: (a) swarmops site.yml", A5, 1.6)
+    ratio_target("bootstrap 50 hosts / 5 hosts (a) <= 6", "bootstrap 50 hosts: (a) swarmops site.yml", A5, 6.0)
+    ratio_target("converged re-run 50 hosts / 5 hosts <= 4", "converged re-run, 50 hosts", RERUN, 4.0)
     for k in (1, 5, 20):
         ratio_target(f"drain {k} task(s): swarm_node with wait / engine's drain <= 1.2",
                      f"drain {k} task(s): swarm_node with wait", f"drain {k} task(s): engine's drain + polling script",
@@ -249,7 +250,7 @@ def write_plot(results: Results, path: Path) -> Path | None:
     ax = axes[0][1]
     for label, key, marker in (("(a) site.yml", "(a) swarmops site.yml", "o"),
                                ("(b) bare script", "(b) bare SSH script", "s")):
-        points = [(h, results.get(f"bootstrap {h} hosts: {key}")) for h in (5, 10, 20)]
+        points = [(h, results.get(f"bootstrap {h} hosts: {key}")) for h in (5, 20, 50)]
         points = [(h, m) for h, m in points if m]
         if points:
             ax.errorbar([h for h, _ in points], [m.median for _, m in points],
@@ -259,7 +260,7 @@ def write_plot(results: Results, path: Path) -> Path | None:
     ax.set_title("Bootstrap time against host count", fontsize=10)
     ax.set_xlabel("hosts")
     ax.set_ylabel("s")
-    ax.set_xticks([5, 10, 20])
+    ax.set_xticks([5, 20, 50])
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
     ax = axes[1][0]
@@ -282,8 +283,8 @@ def write_plot(results: Results, path: Path) -> Path | None:
     bars(axes[1][1], ["one module call: swarm_info (swarmops)",
                       "one module call: docker_swarm_info (community.docker)"],
          ["swarm_info\n(swarmops)", "docker_swarm_info\n(community.docker)"], "Controller cost of one module call")
-    mem = results.get("controller peak memory, 20-host site.yml (PSS)")
-    title = "swarmops benchmarks" + (f"; controller peak memory at 20 hosts {mem.median:.0f} MiB (PSS)" if mem else "")
+    mem = results.get("controller peak memory, 50-host site.yml (PSS)")
+    title = "swarmops benchmarks" + (f"; controller peak memory at 50 hosts {mem.median:.0f} MiB (PSS)" if mem else "")
     fig.suptitle(title + f"\n{results.meta.get('date', '')}, {results.meta.get('reps')} repetition(s), "
                  "median with min-max", fontsize=11)
     fig.tight_layout()
