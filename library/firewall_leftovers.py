@@ -50,7 +50,7 @@ options:
     description: firewalld's permanent configuration directory.
     type: path
     default: /etc/firewalld
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -3,16 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    local_cert_not_after,
-    local_state,
-    managers_of,
-)
-from ansible.module_utils.swarmops.quorum import failures_tolerated, majority, summary
-
 NO_LEADER = ("does not have a leader", "context deadline exceeded")
 
 DOCUMENTATION = r"""
@@ -27,7 +17,7 @@ description:
   - Node certificates are readable only on the node itself; I(local.cert_not_after) is this node's
     certificate expiry (run the module on every host for all of them).
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   services:
@@ -101,6 +91,16 @@ has_leader:
   returned: on a manager
   type: bool
 """
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops import swarm_settings  # noqa: E402
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import (  # noqa: E402
+    local_cert_not_after,
+    local_state,
+    managers_of,
+)
+from ansible.module_utils.swarmops.quorum import failures_tolerated, majority, summary  # noqa: E402
 
 
 def node_facts(n: dict, issuer: dict) -> dict:
@@ -182,7 +182,7 @@ def main():
             if ms.get("Leader"):
                 leader = hostname
     rotating = bool(swarm.get("RootRotationInProgress")) or not all(f["tls_current"] for f in facts
-                                                                     if f["state"] != "down")
+                                                                    if f["state"] != "down")
     result.update(
         swarm={
             "id": swarm.get("ID"),

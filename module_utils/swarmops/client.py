@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 try:
     import docker
-    from docker.errors import APIError, DockerException, NotFound, TLSParameterError
+
+    # NotFound is imported here for network.py, which takes every SDK name from this module.
+    from docker.errors import APIError, DockerException, NotFound  # pylint: disable=unused-import
     from docker.tls import TLSConfig
 
     HAS_DOCKER = True
@@ -23,7 +25,17 @@ try:
 except ImportError:  # pragma: no cover - reported by fail_json below
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
-    APIError = DockerException = NotFound = TLSParameterError = Exception  # type: ignore
+
+    # Distinct classes, so that `except APIError` before `except DockerException` stays two
+    # different handlers; without the SDK no client is made, so none of them is ever raised.
+    class DockerException(Exception):  # type: ignore[no-redef]
+        pass
+
+    class APIError(DockerException):  # type: ignore[no-redef]
+        pass
+
+    class NotFound(APIError):  # type: ignore[no-redef]
+        pass
 
 T = TypeVar("T")
 
@@ -77,7 +89,7 @@ def _tls_config(params: dict[str, Any]) -> Any:
 
 
 def _sdk_major() -> int:
-    return int(str(getattr(docker, "__version__", "0")).split(".")[0])
+    return int(str(getattr(docker, "__version__", "0")).split(".", maxsplit=1)[0])
 
 
 # Options that bound a wait. A negative bound used to be taken as "no time at all": the
