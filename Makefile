@@ -18,11 +18,11 @@ MOLECULE_SCENARIOS += ca-rotation backup-restore recover
 VM_LAB ?= swarmops-vm
 VM_SUBNET ?= 10.203.250.0/24
 
-.PHONY: help deps deps-vm apt venv lab-up lab-down lab-status demo test test-vm test-firewalld lint unit integration reliability molecule bench clean
+.PHONY: help deps deps-vm apt venv lab-up lab-down lab-status demo test test-vm test-firewalld lint sanity collection unit integration reliability molecule bench clean
 
 help:
 	@echo "make demo       install what is needed, bring up the 5-host lab, run site.yml"
-	@echo "make test       lint, unit, lab integration, reliability, Molecule, bench smoke, then the VM stage"
+	@echo "make test       lint, sanity, unit, lab integration, reliability, Molecule, bench smoke, then the VM stage"
 	@echo "make reliability bad input, check mode, faults, secrets, firewall (tests/reliability)"
 	@echo "make test-vm    the VM stage alone: base image, then molecule -s vm (slow: qemu)"
 	@echo "make test-firewalld  the firewalld backend on VMs of its own (~25 min, not in make test)"
@@ -30,6 +30,8 @@ help:
 	@echo "make lab-up     the 3-manager + 2-worker lab (python -m lab up)"
 	@echo "make lab-down   remove the lab and every trace of it"
 	@echo "make bench      benchmarks against a bare script and community.docker (bench/results.md)"
+	@echo "make collection build/swarmops-swarm-VERSION.tar.gz, generated from this tree"
+	@echo "make sanity     ansible-test sanity (Python 3.11) on the generated collection"
 
 deps: apt venv
 deps-vm: deps
@@ -80,10 +82,31 @@ demo: deps
 	echo "demo: done in $$(( $$(date +%s) - start )) s; explore with: python3 -m lab ssh manager1"
 endif
 
+# Every module's docs and every role's argument spec must render: ansible-doc takes them all in
+# one call each (about 1.5 s together) and reports a broken one on stderr, which fails the step.
+MODULES := $(basename $(notdir $(wildcard library/*.py)))
+ROLES := $(notdir $(wildcard roles/*))
+
 lint: venv
 	ruff check .
 	yamllint -s .
 	ansible-lint --profile production --offline
+	@err=$$(ansible-doc -M library -t module $(MODULES) 2>&1 >/dev/null) && [ -z "$$err" ] \
+		|| { echo "lint: module docs do not render: $$err"; exit 1; }
+	@err=$$(ansible-doc -t role -r roles $(ROLES) 2>&1 >/dev/null) && [ -z "$$err" ] \
+		|| { echo "lint: role argument specs do not render: $$err"; exit 1; }
+	@echo "lint: docs of $(words $(MODULES)) modules and $(words $(ROLES)) roles render"
+
+# The collection swarmops.swarm, generated from this tree into build/ (gitignored) and built
+# as build/swarmops-swarm-VERSION.tar.gz; collection/build.py says what it rewrites and why.
+collection: venv
+	$(PY) collection/build.py
+
+# ansible-test sanity on the generated collection, Python 3.11, locally (no containers); its
+# virtualenvs live in build/ansible-test-home and are made on the first run.
+sanity: venv
+	$(PY) collection/build.py --no-tarball
+	$(PY) collection/sanity.py
 
 unit: venv
 	$(PY) -m pytest -q tests/unit
@@ -104,6 +127,7 @@ reliability: deps
 test: deps
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
+	$(MAKE) --no-print-directory sanity && \
 	$(PY) -m pytest tests/unit tests/integration tests/reliability -q -rfEs --durations=15 \
 		-n 2 --dist loadfile && \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done && \
@@ -148,4 +172,4 @@ bench: deps $(VENV)/.bench-installed
 	$(PY) -m bench
 
 clean: lab-down
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build

@@ -27,7 +27,7 @@ options:
 notes:
   - Supports check mode and diff mode (the file's text before and after).
 extends_documentation_fragment: [files]
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -12,14 +12,14 @@ description:
     by default from every zone (C(ANY)) to the host itself (C(HOST)) with a negative priority,
     so it is evaluated before any zone's own rules, and target C(CONTINUE), so a packet none
     of its rules matches goes on to the zones as if the policy were not there. No zone, and no
-    other policy, is touched: the host's default zone keeps its own services and ports.
+    other policy, is touched; the host's default zone keeps its own services and ports.
   - A new policy (or one whose priority, target or zones changed) is written as its permanent
     configuration file (C(CONFIG_DIR/policies/NAME.xml)), checked with
     C(firewall-cmd --check-config) and loaded with C(firewall-cmd --reload). Any other
     difference (a rich rule to add or remove, or anything added to the policy by hand, permanent
     or runtime only) is mended with C(firewall-cmd) in the running and the permanent
     configuration without a reload, so the policy is in force now and after a restart or reboot.
-  - Why reloads are avoided: a firewalld reload removes the iptables rules of every other
+  - Reloads are avoided because a firewalld reload removes the iptables rules of every other
     program. Docker 20.10 puts its bridge rules back afterwards but not the swarm's ingress
     (routing mesh) and encrypted-overlay rules (fixed only in Docker 28, moby/moby#50443), so on a
     node in a swarm the routing mesh stops answering until the engine restarts. The module refuses
@@ -71,7 +71,7 @@ options:
     type: str
     default: present
     choices: [present, absent]
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -266,6 +266,7 @@ class Firewalld:
         rc, out, _err = self.module.run_command([docker, "info", "--format", "{{.Swarm.LocalNodeState}}"])
         return rc == 0 and out.strip() not in ("", "inactive")
 
+
 def absent(module: AnsibleModule, fw: Firewalld, path: str) -> None:
     name = module.params["name"]
     saved = read_text(path)
@@ -315,7 +316,7 @@ def main() -> None:
     permanent = fw.info(name, permanent=True)
     runtime = fw.info(name, permanent=False)
     diff = {"before": describe_info(runtime), "after": describe(p["priority"], p["ingress_zones"],
-                                                               p["egress_zones"], wanted),
+                                                                p["egress_zones"], wanted),
             "before_header": f"{name} (running)", "after_header": name}
     reload_reason = ""
     for where, info in (("saved", permanent), ("running", runtime)):

@@ -17,7 +17,7 @@ description:
     four or five.
   - The text is rendered on the controller (e.g. with the C(template) lookup).
 version_added: "0.2.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 options:
   content:
     description: The whole configuration file.

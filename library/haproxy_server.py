@@ -21,7 +21,7 @@ description:
   - The swarm_lb role names servers after inventory hosts and backends after services, so
     C(server={{ inventory_hostname }}) on the C(lb) hosts takes a swarm node out of every service.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 options:
   server:
     description: The server's name in the HAProxy configuration.

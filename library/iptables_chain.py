@@ -55,7 +55,7 @@ options:
     type: str
     default: present
     choices: [present, absent]
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -14,7 +14,7 @@ description:
   - The table is replaced atomically by one C(nft -f) transaction (declare, delete, define),
     checked first with C(nft -c), so no packet meets a half-built chain.
   - nft prints rules in its own canonical form, which differs from how they may be written.
-    So the module does not parse rules: after each apply it records nft's own listing of the
+    So the module does not parse rules; after each apply it records nft's own listing of the
     table next to I(persist_file), and a later run compares the live listing with that record
     and the wanted script with the saved one. Either differing means a rewrite.
   - A drop in any base chain is final, but an accept only ends this table's chain; a host
@@ -53,7 +53,7 @@ options:
     type: str
     default: present
     choices: [present, absent]
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""

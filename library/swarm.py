@@ -3,13 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import APIError, DockerException, SwarmClient, argument_spec, explain
-from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of
-from ansible.module_utils.swarmops.quorum import check_removal, summary
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 DOCUMENTATION = r"""
 module: swarm
 short_description: Create, join or leave a Docker swarm, and keep its settings as asked
@@ -27,12 +20,12 @@ description:
   - Settings fixed when a swarm is created (I(default_addr_pool), I(subnet_size), I(data_path_port),
     I(advertise_addr)) are only warned about when they differ on an existing swarm.
   - Join tokens and the unlock key never appear in the result; see I(unlock_key) in RETURN.
-  - C(state=present) with I(force_new_cluster=true) recovers a swarm that lost quorum: this manager
+  - C(state=present) with I(force_new_cluster=true) recovers a swarm that lost quorum; this manager
     becomes the only manager of a swarm made from its own raft state (services, networks, secrets,
     nodes are kept; the other managers are dropped from raft and must leave and join again).
     Refused while the swarm still has quorum, unless I(force=true). Always a change.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   state:
@@ -183,6 +176,12 @@ unlock_key:
   type: str
 """
 
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops import swarm_settings  # noqa: E402
+from ansible.module_utils.swarmops.client import APIError, DockerException, SwarmClient, argument_spec, explain  # noqa: E402
+from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of  # noqa: E402
+from ansible.module_utils.swarmops.quorum import check_removal, summary  # noqa: E402
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 INIT_ONLY = ("default_addr_pool", "subnet_size", "data_path_port")
 
@@ -309,7 +308,7 @@ def reconcile(module, client, local, wanted):
     for warning in swarm_settings.init_only_mismatches(swarm, local["node_addr"], p):
         module.warn(warning)
     before = swarm_settings.current(swarm.get("Spec") or {})
-    _, changes = swarm_settings.plan(swarm.get("Spec") or {}, wanted)
+    _spec, changes = swarm_settings.plan(swarm.get("Spec") or {}, wanted)
     result["changed"] = bool(changes)
     result["settings"] = before
     if not changes:
@@ -325,7 +324,7 @@ def reconcile(module, client, local, wanted):
 
     def attempt():
         fresh = client.api.inspect_swarm()
-        spec, _ = swarm_settings.plan(fresh.get("Spec") or {}, wanted)
+        spec, _changes = swarm_settings.plan(fresh.get("Spec") or {}, wanted)
         return client.api.update_swarm(version=fresh["Version"]["Index"], swarm_spec=spec)
 
     client.retry_write("swarm update", attempt)

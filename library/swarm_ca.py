@@ -3,19 +3,6 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    local_cert_not_after,
-    local_state,
-    require_manager,
-)
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 DOCUMENTATION = r"""
 module: swarm_ca
 short_description: Rotate the swarm root CA and wait until every node is re-issued; set cert expiry
@@ -30,7 +17,7 @@ description:
   - I(cert_expiry) sets the validity of node certificates (applied as they are renewed or re-issued).
   - The CA key is never returned or printed.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   rotate:
@@ -107,6 +94,19 @@ local_cert_not_after:
   type: str
 """
 
+import copy  # noqa: E402
+import hashlib  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops import swarm_settings  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import (  # noqa: E402
+    local_cert_not_after,
+    local_state,
+    require_manager,
+)
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
+
 
 def pem_fingerprint(pem: str | None) -> str | None:
     if not pem:
@@ -148,6 +148,7 @@ def plan_ca(spec: dict, trust_root: str, p: dict, cert_expiry_ns: int | None) ->
         rotate = True
     if p.get("external_ca") is not None:
         wanted = external_cas(p["external_ca"], p.get("ca_cert"))
+
         def key(items):
             return [(e.get("Protocol"), e.get("URL"), pem_fingerprint(e.get("CACert"))) for e in items or []]
         if key(wanted) != key(ca.get("ExternalCAs")):
@@ -222,8 +223,8 @@ def main():
     if changes and not module.check_mode:
         def attempt():
             fresh = client.api.inspect_swarm()
-            again, _, _ = plan_ca(fresh.get("Spec") or {}, (fresh.get("TLSInfo") or {}).get("TrustRoot", ""),
-                                  p, expiry)
+            again, _chg, _rot = plan_ca(fresh.get("Spec") or {}, (fresh.get("TLSInfo") or {}).get("TrustRoot", ""),
+                                        p, expiry)
             if rotate and not p.get("ca_key"):
                 # a retry must not bump twice: base the bump on the spec we first read
                 again["CAConfig"]["ForceRotate"] = spec["CAConfig"]["ForceRotate"]

@@ -18,7 +18,7 @@ description:
     name, so services pick up rotations without knowing version numbers.
   - Run it on a manager.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   name:

@@ -20,7 +20,7 @@ description:
     imported), so it also works, and says so, on a host without the SDK.
   - Never returns join tokens or the unlock key.
 version_added: "0.2.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   daemon_json:

@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import read_cluster
-
 DOCUMENTATION = r"""
 module: swarm_info
 short_description: Facts about the swarm, its managers, quorum, nodes and services
@@ -19,7 +15,7 @@ description:
   - Node certificates are readable only on the node itself; I(local.cert_not_after) is this node's
     certificate expiry (run the module on every host for all of them).
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   services:
@@ -93,6 +89,10 @@ has_leader:
   returned: on a manager
   type: bool
 """
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import read_cluster  # noqa: E402
 
 
 def main():

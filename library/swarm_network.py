@@ -15,7 +15,7 @@ description:
     ESP, so the lab tests only check that the manager records the option.
   - Run it on a manager.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   name:

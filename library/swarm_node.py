@@ -3,22 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.availability import drain_refusal, service_names
-from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    find_node,
-    local_state,
-    managers_of,
-    require_manager,
-)
-from ansible.module_utils.swarmops.node_plan import (
-    drain_progress,
-    plan_node,
-    removal_refusal,
-)
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 DOCUMENTATION = r"""
 module: swarm_node
 short_description: Drain, promote, demote, label or remove a swarm node, safely
@@ -37,7 +21,7 @@ description:
   - C(state=absent) removes a node that is down or has left; a manager is refused (demote it
     first), a live worker only with I(force=true).
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   node:
@@ -149,6 +133,22 @@ node:
   returned: when the node exists
   type: dict
 """
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.availability import drain_refusal, service_names  # noqa: E402
+from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import (  # noqa: E402
+    find_node,
+    local_state,
+    managers_of,
+    require_manager,
+)
+from ansible.module_utils.swarmops.node_plan import (  # noqa: E402
+    drain_progress,
+    plan_node,
+    removal_refusal,
+)
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 
 def node_view(node: dict) -> dict:

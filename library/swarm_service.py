@@ -22,7 +22,7 @@ description:
     M(swarm_stack); this module refuses to change them.
   - Run it on a manager.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   name:
@@ -308,12 +308,12 @@ service:
     id: {description: Service id., type: str}
     name: {description: Name., type: str}
     image: {description: Image of the current spec., type: str}
-    mode: {description: replicated, global, replicated-job or global-job., type: str}
+    mode: {description: "replicated, global, replicated-job or global-job.", type: str}
     replicas_desired: {description: Desired tasks (completions for a replicated job)., type: int}
     replicas_running: {description: Tasks running., type: int}
     update_status: {description: "The engine's update status: state (updating, paused, completed,
       rollback_started, rollback_paused, rollback_completed) and message.", type: dict}
-    stack: {description: The stack the service belongs to, if any., type: str}
+    stack: {description: "The stack the service belongs to, if any.", type: str}
     task_states: {description: Count of desired tasks per state., type: dict}
     tasks:
       description: Desired tasks with slot, node, state, desired_state, message, error, exit_code, image.
@@ -380,7 +380,8 @@ OPTIONS = {
     "endpoint_mode": {"type": "str", "choices": ["vip", "dnsrr"]},
     "networks": {"type": "list", "elements": "raw"},
     "mounts": {"type": "list", "elements": "dict"},
-    "secrets": {"type": "list", "elements": "raw"},
+    # Names of swarm secrets and where to mount them, never their values.
+    "secrets": {"type": "list", "elements": "raw", "no_log": False},
     "configs": {"type": "list", "elements": "raw"},
     "labels": {"type": "dict"},
     "healthcheck": {"type": "dict", "options": {

@@ -13,7 +13,7 @@ description:
     C(complete), C(shutdown), C(failed), C(rejected), C(orphaned) or C(remove).
   - Run it on a manager. Changes nothing.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   name:
@@ -57,15 +57,15 @@ services:
     id: {description: Service id., type: str}
     name: {description: Name., type: str}
     image: {description: Image of the current spec., type: str}
-    mode: {description: replicated, global, replicated-job or global-job., type: str}
+    mode: {description: "replicated, global, replicated-job or global-job.", type: str}
     replicas_desired: {description: Desired tasks (completions for a replicated job)., type: int}
     replicas_running: {description: Tasks running., type: int}
     update_status: {description: The engine's update status (state and message) or null., type: dict}
-    stack: {description: The stack the service belongs to, if any., type: str}
-    ports: {description: Published ports (published, target, protocol, mode)., type: list}
+    stack: {description: "The stack the service belongs to, if any.", type: str}
+    ports: {description: "Published ports (published, target, protocol, mode).", type: list}
     endpoint_mode: {description: vip or dnsrr., type: str}
     task_states: {description: Count of desired tasks per state., type: dict}
-    tasks: {description: Desired tasks (slot, node, state, desired_state, message, error, image)., type: list}
+    tasks: {description: "Desired tasks (slot, node, state, desired_state, message, error, image).", type: list}
     failed_tasks: {description: The most recent failed or rejected tasks., type: list}
 missing:
   description: Names asked for that no service has.

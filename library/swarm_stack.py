@@ -28,7 +28,7 @@ description:
     message naming them.
   - Run it on a manager.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   name:

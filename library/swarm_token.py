@@ -3,15 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import (
-    fingerprint,
-    hand_over,
-    local_state,
-    require_manager,
-)
-
 DOCUMENTATION = r"""
 module: swarm_token
 short_description: Read or rotate a swarm join token without printing it
@@ -24,7 +15,7 @@ description:
     short fingerprint is always returned to compare tokens.
   - Runs on a manager.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   role:
@@ -79,6 +70,15 @@ role:
   returned: always
   type: str
 """
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import (  # noqa: E402
+    fingerprint,
+    hand_over,
+    local_state,
+    require_manager,
+)
 
 
 def plan_rotation(rotate: str) -> list[str]:

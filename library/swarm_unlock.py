@@ -3,11 +3,6 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.swarmops.client import SwarmClient, argument_spec
-from ansible.module_utils.swarmops.cluster import fingerprint, hand_over, local_state
-from ansible.module_utils.swarmops.wait import Progress, wait_for
-
 DOCUMENTATION = r"""
 module: swarm_unlock
 short_description: Unlock an autolocked swarm manager, or rotate the unlock key
@@ -20,7 +15,7 @@ description:
     Managers that are locked afterwards need the new key.
   - The key is never printed; a fingerprint is returned instead.
 version_added: "0.1.0"
-author: swarmops
+author: swarmops (!UNKNOWN)
 extends_documentation_fragment: [swarmops]
 options:
   unlock_key:
@@ -93,6 +88,11 @@ state:
   returned: always
   type: str
 """
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.cluster import fingerprint, hand_over, local_state  # noqa: E402
+from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
 
 
 def main():

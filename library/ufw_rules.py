@@ -11,7 +11,7 @@ description:
   - For hosts whose firewall is ufw. The rules that carry I(comment) end up being exactly
     I(rules), in order, after the host's own rules; rules with that comment added by hand
     are removed. Rules without the comment are never touched, and ufw is never enabled or
-    disabled: rules added while ufw is inactive apply when the operator enables it.
+    disabled; rules added while ufw is inactive apply when the operator enables it.
   - Rules are compared as C(ufw show added) prints them, without the leading C(ufw) and the
     comment, e.g. C(allow from 10.0.0.5 to any port 2377 proto tcp) or C(deny 2377/tcp). A
     rule given in another form would look changed on every run; the module reads the rules
@@ -33,7 +33,7 @@ options:
     type: str
     default: present
     choices: [present, absent]
-author: swarmops
+author: swarmops (!UNKNOWN)
 """
 
 EXAMPLES = r"""

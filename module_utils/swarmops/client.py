@@ -56,12 +56,23 @@ def sdk() -> Any:
     return _sdk["docker"]
 
 
+class _MissingSDKError(Exception):
+    """Stands in for the SDK's exceptions when it is not installed: no client is made then
+    (SwarmClient fails saying how to install it), so none is ever raised."""
+
+
+_STAND_INS = {"DockerException": _MissingSDKError}
+_STAND_INS["APIError"] = type("APIError", (_MissingSDKError,), {})
+_STAND_INS["NotFound"] = type("NotFound", (_STAND_INS["APIError"],), {})
+_STAND_INS["TLSParameterError"] = type("TLSParameterError", (_MissingSDKError,), {})
+
+
 def __getattr__(name: str) -> Any:
     """`from ...client import APIError` (and the other SDK exceptions): the SDK's own class,
-    or Exception when the SDK is not installed (SwarmClient then fails with how to install it)."""
+    looked up (and the SDK imported) only when a module asks for it by name."""
     if name in SDK_ERRORS:
         docker = sdk()
-        return getattr(docker.errors, name) if docker else Exception
+        return getattr(docker.errors, name) if docker else _STAND_INS[name]
     raise AttributeError(name)
 
 
@@ -162,7 +173,7 @@ def _tls_config(params: dict[str, Any]) -> Any:
 
 
 def _sdk_major() -> int:
-    return int(str(getattr(sdk(), "__version__", "0")).split(".")[0])
+    return int(str(getattr(sdk(), "__version__", "0")).split(".", maxsplit=1)[0])
 
 
 # Options that bound a wait. A negative bound used to be taken as "no time at all": the

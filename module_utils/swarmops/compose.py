@@ -223,7 +223,7 @@ def translate(stack: str, compose: Any) -> dict:
         if not (svc or {}).get("networks"):
             uses_default = True
         services[f"{stack}_{name}"] = service_params(stack, name, svc, {**real, "default": f"{stack}_default"},
-                                                      file_names)
+                                                     file_names)
     if uses_default and "default" not in real:
         networks[f"{stack}_default"] = {"name": f"{stack}_default", "state": "present", "driver": "overlay",
                                         "attachable": None, "internal": None, "encrypted": None, "subnet": None,

@@ -18,7 +18,7 @@ def parse_info(text: str) -> dict[str, Any]:
         if in_rules and line.startswith("\t"):
             info["rich rules"].append(line.strip())
             continue
-        key, _, value = line.strip().partition(":")
+        key, _sep, value = line.strip().partition(":")
         in_rules = key == "rich rules"
         if not in_rules:
             info[key] = value.split()

@@ -56,7 +56,7 @@ def create_body(name: str, desired: dict) -> dict[str, Any]:
     }
     if ipam_config:
         body["IPAM"] = {"Driver": "default", "Config": [{k: v for k, v in ipam_config.items()
-                                                          if k in ("Subnet", "Gateway", "IPRange") and v}]}
+                                                         if k in ("Subnet", "Gateway", "IPRange") and v}]}
     return body
 
 

@@ -384,7 +384,8 @@ def apply(client: Any, the_plan: dict, current: dict | None, name: str) -> str |
     if action == "create":
         created = client.call(f"creating service {name}", client.post_json, "/services/create", data=spec)
         return created["ID"]
-    assert current is not None
+    if current is None:
+        raise AssertionError("a plan other than create needs the current service")
     sid = current["ID"]
     if action == "remove":
         client.call(f"removing service {name}", client.api.remove_service, sid)

@@ -85,7 +85,7 @@ def plan(name: str, state: str, data: bytes | None, vers: list[tuple[int, dict]]
          used: dict[str, list[str]], keep: int) -> dict:
     """{create: (version, name) | None, move: [services], remove: [(version, id, name)], error}."""
     result: dict[str, Any] = {"create": None, "move": [], "remove": [], "error": None, "latest": None}
-    all_ids = {o["ID"] for _, o in vers}
+    all_ids = {o["ID"] for _ver, o in vers}
     if state == "absent":
         if used:
             result["error"] = (f"{name} is used by the service(s) {', '.join(sorted(used))}; "
@@ -93,7 +93,8 @@ def plan(name: str, state: str, data: bytes | None, vers: list[tuple[int, dict]]
             return result
         result["remove"] = [(v, o["ID"], get_path(o, ("Spec", "Name"))) for v, o in vers]
         return result
-    assert data is not None
+    if data is None:
+        raise AssertionError("state=present needs data")
     latest = vers[-1] if vers else None
     if latest is None or same_data(latest[1], data) is not True:
         number = (latest[0] if latest else 0) + 1
@@ -158,7 +159,7 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
     objs = client.call(f"listing {kind}s", getattr(client.api, k["list"]))
     vers = versions(objs, name)
     services = client.call("listing services", client.api.services)
-    used = users(services, kind, {o["ID"] for _, o in vers})
+    used = users(services, kind, {o["ID"] for _ver, o in vers})
     the_plan = plan(name, state, data, vers, used, keep)
     if state == "present" and not update_services:
         the_plan["move"] = []
@@ -166,17 +167,17 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
     for s, ids in used.items():
         if s not in the_plan["move"]:
             in_use_after |= set(ids)
-    skipped = [n for _, i, n in the_plan["remove"] if i in in_use_after]
+    skipped = [n for _ver, i, n in the_plan["remove"] if i in in_use_after]
     the_plan["remove"] = [(v, i, n) for v, i, n in the_plan["remove"] if i not in in_use_after]
     changes = []
     if the_plan["create"]:
         before = get_path(vers[-1][1], ("Spec", "Name")) if vers else None
         changes.append({"field": kind, "before": before, "after": the_plan["create"][1]})
     changes += [{"field": "service", "before": s, "after": f"{s} (moved to the new version)"} for s in the_plan["move"]]
-    changes += [{"field": "removed_version", "before": n, "after": None} for _, _, n in the_plan["remove"]]
+    changes += [{"field": "removed_version", "before": n, "after": None} for _ver, _oid, n in the_plan["remove"]]
     result: dict[str, Any] = {
         "changed": bool(changes), "changes": changes, "updated_services": the_plan["move"],
-        "removed_versions": [n for _, _, n in the_plan["remove"]], "kept_in_use": skipped,
+        "removed_versions": [n for _ver, _oid, n in the_plan["remove"]], "kept_in_use": skipped,
         "diff": {"before": "".join(f"{c['field']}: {c['before']}\n" for c in changes if c["before"]),
                  "after": "".join(f"{c['field']}: {c['after']}\n" for c in changes if c["after"])},
         "error": the_plan["error"],
@@ -185,8 +186,10 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
         return result
 
     if the_plan["create"]:
-        assert data is not None
-        number, full = the_plan["create"]
+        if data is None:
+            raise AssertionError("state=present needs data")
+        # plan() sets "create" to a (number, name) pair whenever it is truthy.
+        number, full = the_plan["create"]  # pylint: disable=unpacking-non-sequence
         all_labels = {**{k2: str(v) for k2, v in (labels or {}).items()},
                       NAME_LABEL: name, VERSION_LABEL: str(number), DIGEST_LABEL: digest(data)}
         created = client.call(f"creating {kind} {full}", getattr(client.api, k["create"]), full, data, all_labels)
@@ -194,13 +197,13 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
         new_name = full
     elif the_plan["latest"]:
         new_id = the_plan["latest"]
-        new_name = next(get_path(o, ("Spec", "Name")) for _, o in vers if o["ID"] == new_id)
+        new_name = next(get_path(o, ("Spec", "Name")) for _ver, o in vers if o["ID"] == new_id)
     else:
         new_id = new_name = None
     if new_id:
         result[kind] = {"id": new_id, "name": new_name, "logical_name": name}
 
-    old_ids = {o["ID"] for _, o in vers} - {new_id}
+    old_ids = {o["ID"] for _ver, o in vers} - {new_id}
     waits = {}
     for sname in the_plan["move"]:
         def attempt(sname: str = sname) -> str:
@@ -211,7 +214,7 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
             return current["ID"]
         sid = client.retry_write(f"moving service {sname} to {new_name}", attempt)
         if wait:
-            waited, _, _ = wait_converged(client, sid, wait_timeout)
+            waited, _tasks, _failed = wait_converged(client, sid, wait_timeout)
             waits[sname] = waited.as_result()
             if not waited.ok:
                 result["waits"] = waits
@@ -220,7 +223,7 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
                 return result
     if waits:
         result["waits"] = waits
-    for _, oid, oname in the_plan["remove"]:
+    for _ver, oid, oname in the_plan["remove"]:
         client.call(f"removing {kind} {oname}", getattr(client.api, k["remove"]), oid)
     return result
 
