@@ -196,8 +196,8 @@ def read_cluster(module: Any, client: Any, services: bool) -> dict[str, Any]:
                              "reachability": ms.get("Reachability"), "leader": bool(ms.get("Leader"))})
             if ms.get("Leader"):
                 leader = hostname
-    rotating = bool(swarm.get("RootRotationInProgress")) or not all(f["tls_current"] for f in facts
-                                                                     if f["state"] != "down")
+    live = [f for f in facts if f["state"] != "down"]
+    rotating = bool(swarm.get("RootRotationInProgress")) or not all(f["tls_current"] for f in live)
     result.update(
         swarm={
             "id": swarm.get("ID"),
