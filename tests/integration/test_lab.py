@@ -12,6 +12,8 @@ from pathlib import Path
 
 from labtools import Lab, wait_for
 
+from lab.netns import neighbour_limits, raise_neighbour_limits
+
 SWARM_HOSTS = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
 
@@ -71,6 +73,22 @@ def test_lab_status_reports_every_host(shared_lab: Lab):
     assert rows["manager1"]["swarm"] == "manager" and rows["worker1"]["swarm"] == "worker"
     assert rows["lb1"]["swarm"] == "inactive" and rows["outsider1"]["swarm"] == "inactive"
     assert all(r["ssh"] and r["engine"] for r in rows.values())
+
+
+def _neighbour_sysctls() -> tuple[int, ...]:
+    return tuple(int(Path(f"/proc/sys/net/ipv4/neigh/default/gc_thresh{i}").read_text()) for i in (1, 2, 3))
+
+
+def test_neighbour_table_limits_fit_the_lab_size(shared_lab: Lab):
+    # After `lab up`, the machine's shared ARP table limits are at least what the lab asks.
+    assert all(a >= b for a, b in zip(_neighbour_sysctls(), neighbour_limits(len(shared_lab.hosts)), strict=True))
+    # What `lab up` of a 100-host lab does to them (without making 100 hosts): raised, and
+    # a small lab afterwards lowers nothing.
+    raise_neighbour_limits(100)
+    big = _neighbour_sysctls()
+    assert all(a >= b for a, b in zip(big, neighbour_limits(100), strict=True)), big
+    assert raise_neighbour_limits(len(shared_lab.hosts)) == ""
+    assert _neighbour_sysctls() == big
 
 
 def test_overlay_network_carries_traffic_between_hosts(shared_lab: Lab):
