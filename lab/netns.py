@@ -38,9 +38,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import engine
+from . import engine, engines
 from .config import Host, LabConfig
-from .hosts import Backend, HostStatus
+from .hosts import Backend, HostStatus, status_from_info
 from .sh import LabError, ok, run
 
 NETNS_DIR = Path("/run/netns")
@@ -240,7 +240,12 @@ class NetnsBackend(Backend):
             + "".join(f"{h.address}\t{h.name}\n" for h in lab.hosts if h.name != host.name)
         )
         shutil.copy2(lab.state_dir / "init.d-docker", hd / "init.d-docker")
-        shutil.copy2(lab.state_dir / "default-docker", hd / "default-docker")
+        # The host's engine: the machine's, or a newer one unpacked in the engine cache, which
+        # the init script then finds first on its PATH.
+        engine_lines = engines.engine_for(host.engine).default_file_lines()
+        (hd / "default-docker").write_text(
+            (lab.state_dir / "default-docker").read_text() + "".join(line + "\n" for line in engine_lines)
+        )
 
     def _make_namespaces(self, host: Host) -> None:
         hd = self.lab.host_dir(host)
@@ -312,13 +317,7 @@ class NetnsBackend(Backend):
     def status(self, host: Host) -> HostStatus:
         reachable = _wait_port(host.address, 22, 1)
         data = engine.info(self._sock(host), timeout=3) if self._netns_path(host).exists() else None
-        if data is None:
-            return HostStatus(host, reachable, False, "-")
-        swarm = data.get("Swarm") or {}
-        state = swarm.get("LocalNodeState", "?")
-        if state == "active":
-            state = "manager" if swarm.get("ControlAvailable") else "worker"
-        return HostStatus(host, reachable, True, state)
+        return status_from_info(host, reachable, data)
 
     # Faults -----------------------------------------------------------------------------
     def kill_engine(self, host: Host) -> None:

@@ -10,7 +10,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from labtools import Lab, wait_for
+import pytest
+from labtools import SHARED_ENGINES, Lab, wait_for
 
 from lab.netns import neighbour_limits, raise_neighbour_limits
 
@@ -66,6 +67,23 @@ def test_swarm_formed_over_ssh_has_leader_reachable_and_five_ready_nodes(shared_
     assert nodes["manager1"]["manager"] == "Leader"
     assert nodes["manager2"]["manager"] == nodes["manager3"]["manager"] == "Reachable"
     assert nodes["worker1"]["manager"] == nodes["worker2"]["manager"] == ""
+
+
+def test_shared_lab_runs_three_engine_versions(shared_lab: Lab):
+    if shared_lab.engine_skip:
+        pytest.skip(f"the newer engines cannot be fetched here: {shared_lab.engine_skip}")
+    rows = {r["host"]: r for r in shared_lab.status()}
+    for host, series in SHARED_ENGINES.items():
+        assert rows[host]["engine_series"] == series and rows[host]["engine_version"].startswith(series + "."), rows
+    # Debian 12's client (API 1.41) reads every engine, and the managers see each node's version.
+    for host, series in SHARED_ENGINES.items():
+        assert shared_lab.docker(host, "version", "--format", "{{.Server.Version}}").stdout.startswith(series)
+    out = shared_lab.docker("manager3", "node", "ls", "--format", "{{.Hostname}} {{.EngineVersion}}").stdout
+    seen = dict(line.split() for line in out.splitlines())
+    assert {h: v[: len(SHARED_ENGINES[h])] for h, v in seen.items()} == SHARED_ENGINES, seen
+    # A newer engine starts the way the roles expect: Debian's init script, its own dockerd.
+    env = shared_lab.ssh("manager3", "tr '\\0' '\\n' < /proc/$(cat /run/docker.pid)/environ").stdout
+    assert "/engines/28.5/root/usr/sbin" in env and "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1" in env
 
 
 def test_lab_status_reports_every_host(shared_lab: Lab):
@@ -182,6 +200,11 @@ def test_iptables_rules_are_per_host(shared_lab: Lab):
 def test_up_on_a_running_lab_changes_nothing(shared_lab: Lab):
     before = {h: shared_lab.ssh(h, "cat /run/docker.pid /run/sshd.pid").stdout for h in shared_lab.hosts}
     out = shared_lab.up(managers=3, workers=2, lb=1, outsiders=1)
+    # Another engine for a host is another shape: refused too.
+    other = shared_lab.cli("up", "--subnet", shared_lab.subnet, "--managers", "3", "--workers", "2", "--lb", "1",
+                           "--outsiders", "1", "--engines", "manager1=26.1" if shared_lab.engines else "", check=False)
+    if shared_lab.engines:
+        assert other.returncode == 2 and "lab down" in other.stderr
     assert "already up" in out and "nothing changed" in out
     after = {h: shared_lab.ssh(h, "cat /run/docker.pid /run/sshd.pid").stdout for h in shared_lab.hosts}
     assert before == after
