@@ -11,6 +11,8 @@
     inventory [--list]                                          the inventory as JSON
     image [--rebuild]                                           the VM backend's base image
     engines [SERIES...]                                         fetch (or find cached) engines
+    set-engine HOST VERSION                                     swap a host's engine binaries
+                                                                (at its next engine restart)
 
 Engines (namespace backend): every host runs the machine's Docker 20.10 (Debian 12) unless
 `--engine` names another series for all hosts, or `--engines manager2=26.1,worker1=28.5` for
@@ -277,6 +279,24 @@ def cmd_engines(args: argparse.Namespace) -> int:
     return 3 if failed else 0
 
 
+def cmd_set_engine(args: argparse.Namespace) -> int:
+    """What upgrade-engine.yml's lab override runs in place of apt: the host's engine binaries
+    become another series' from its next `service docker restart` (which the playbook does)."""
+    lab, backend = _loaded(args)
+    host = lab.host(args.host)
+    series = engines.series_of(args.version)
+    engine = engines.ensure(series)
+    if host.engine == series:
+        print(f"{host.name}: engine already {engine.describe()}; nothing changed")
+        return 0
+    before = host.engine
+    lab.hosts = [dataclasses.replace(h, engine=series) if h.name == host.name else h for h in lab.hosts]
+    backend.set_engine(lab.host(host.name))
+    lab.save()
+    print(f"{host.name}: engine {before} -> {engine.describe()}; changed, runs from the next engine restart")
+    return 0
+
+
 def cmd_inventory(args: argparse.Namespace) -> int:
     """Ansible's inventory-script protocol, for tools that read the lab at run time (Molecule)."""
     print("{}" if args.host else inventory.script(LabConfig.load(args.name)))
@@ -353,6 +373,11 @@ def parser() -> argparse.ArgumentParser:
     eng = sub.add_parser("engines", help="fetch (or find cached) engine series; exit 3 when one cannot be had")
     eng.add_argument("series", nargs="*", help="series or suites (default: all)")
     eng.set_defaults(func=cmd_engines)
+
+    swap = sub.add_parser("set-engine", help="swap a host's engine binaries, used from its next engine restart")
+    swap.add_argument("host")
+    swap.add_argument("version", help="a series (26.1), a suite (trixie), or the exact docker.io version cached")
+    swap.set_defaults(func=cmd_set_engine)
 
     add = sub.add_parser("add", help="add one host")
     add.add_argument("kind", choices=list(KINDS))

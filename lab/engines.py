@@ -79,6 +79,21 @@ def resolve(name: str) -> str:
     raise LabError(f"engine {name!r}: allowed are {choices}, or 'newest'")
 
 
+def series_of(version: str) -> str:
+    """A series from a series, a suite, or an exact Debian version of docker.io that the cache
+    (or the machine) holds, as upgrade-engine.yml's upgrade_engine_version names it."""
+    with contextlib.suppress(LabError):
+        return resolve(version)
+    for series in SUITES:
+        if version.startswith(series + "."):
+            engine = ensure(series)
+            if engine.version != version:
+                raise LabError(f"engine {version}: the lab has docker.io {engine.version} for {series} "
+                               f"(Debian {engine.suite}), not {version}")
+            return series
+    return resolve(version)  # refused, naming the choices
+
+
 def parse_engines(spec: str, hosts: list[str]) -> dict[str, str]:
     """`manager2=26.1,worker1=28.5` -> {host: series}; unknown hosts and versions are refused."""
     chosen: dict[str, str] = {}

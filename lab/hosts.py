@@ -79,6 +79,10 @@ class Backend(abc.ABC):
     def restart_engine(self, host: Host) -> None:
         """Start the engine again (stopping it first if it runs) and wait until it answers."""
 
+    def set_engine(self, host: Host) -> None:
+        """Make the host's next engine start run host.engine (without restarting it)."""
+        raise LabError(f"the {self.name} backend installs engines with apt: no lab engine swap")
+
     @abc.abstractmethod
     def partition(self, host: Host) -> None:
         """Cut the host off the lab network."""

@@ -240,12 +240,19 @@ class NetnsBackend(Backend):
             + "".join(f"{h.address}\t{h.name}\n" for h in lab.hosts if h.name != host.name)
         )
         shutil.copy2(lab.state_dir / "init.d-docker", hd / "init.d-docker")
-        # The host's engine: the machine's, or a newer one unpacked in the engine cache, which
-        # the init script then finds first on its PATH.
+        self._write_default_docker(host)
+
+    def _write_default_docker(self, host: Host) -> None:
+        """The host's /etc/default/docker: the lab's settings, then its engine: the machine's, or
+        a newer one unpacked in the engine cache, which the init script then finds first on its
+        PATH. Written in place: the file is bind-mounted in the host, so a rename would not show."""
         engine_lines = engines.engine_for(host.engine).default_file_lines()
-        (hd / "default-docker").write_text(
-            (lab.state_dir / "default-docker").read_text() + "".join(line + "\n" for line in engine_lines)
-        )
+        text = (self.lab.state_dir / "default-docker").read_text() + "".join(line + "\n" for line in engine_lines)
+        with open(self.lab.host_dir(host) / "default-docker", "w") as fh:
+            fh.write(text)
+
+    def set_engine(self, host: Host) -> None:
+        self._write_default_docker(host)
 
     def _make_namespaces(self, host: Host) -> None:
         hd = self.lab.host_dir(host)
