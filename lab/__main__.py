@@ -1,15 +1,23 @@
 """`python -m lab VERB`: the local lab of real swarm hosts on this machine.
 
     up [--managers 3] [--workers 2] [--lb 0] [--outsiders 0] [--backend netns|vm]
-                                                                create (or keep) the lab
+       [--engine 20.10|26.1|28.5] [--engines HOST=VERSION,...]  create (or keep) the lab
     down                                                        remove every trace of it
     status [--json]                                             host, address, engine, swarm
     ssh HOST [CMD...]                                           a shell on a lab host
     kill HOST... | restart HOST...                              crash / restart engines
     partition HOST... | heal HOST...                            cut / restore their network
-    add manager|worker|lb|outsider                              one more host
+    add manager|worker|lb|outsider [--engine VERSION]           one more host
     inventory [--list]                                          the inventory as JSON
     image [--rebuild]                                           the VM backend's base image
+    engines [SERIES...]                                         fetch (or find cached) engines
+    set-engine HOST VERSION                                     swap a host's engine binaries
+                                                                (at its next engine restart)
+
+Engines (namespace backend): every host runs the machine's Docker 20.10 (Debian 12) unless
+`--engine` names another series for all hosts, or `--engines manager2=26.1,worker1=28.5` for
+some; a series is named by its number or its Debian suite (bookworm, trixie, unstable or
+`newest`), fetched once from Debian's archive and cached (lab/engines.py).
 
 A lab remembers its backend (netns: namespaces on this machine; vm: qemu VMs with their own
 kernel, see lab/vm.py), so later verbs need not repeat `--backend`.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -29,8 +38,8 @@ import sys
 import time
 from collections.abc import Iterator
 
-from . import image, inventory
-from .config import DEFAULT_NAME, DEFAULT_SUBNET, KINDS, STATE_ROOT, LabConfig
+from . import engines, image, inventory
+from .config import DEFAULT_NAME, DEFAULT_SUBNET, KINDS, STATE_ROOT, Host, LabConfig
 from .hosts import BACKENDS, Backend, backend_for
 from .sh import LabError
 
@@ -49,12 +58,33 @@ def _counts(args: argparse.Namespace) -> dict[str, int]:
 
 
 def _shape(lab: LabConfig) -> tuple:
-    return (lab.subnet, lab.bridge, lab.backend, sorted(h.name for h in lab.hosts))
+    return (lab.subnet, lab.bridge, lab.backend, sorted((h.name, h.engine) for h in lab.hosts))
+
+
+def _with_engines(lab: LabConfig, hosts: list[Host], default: str, spec: str) -> list[Host]:
+    """Each host with its engine series (`--engine` for all, `--engines` per host), each one
+    fetched if it is not cached yet; prints the exact versions used."""
+    everyone = engines.resolve(default)
+    chosen = engines.parse_engines(spec, [h.name for h in hosts])
+    hosts = [dataclasses.replace(h, engine=chosen.get(h.name, everyone)) for h in hosts]
+    wanted = sorted({h.engine for h in hosts})
+    if lab.backend != "netns" and wanted != [engines.DEFAULT]:
+        raise LabError(f"--engine/--engines: the {lab.backend} backend installs the engine with apt; "
+                       "engine versions are for the netns backend")
+    for series in wanted:
+        engine = engines.ensure(series)
+        names = [h.name for h in hosts if h.engine == series]
+        print(f"engine {engine.describe()}: {', '.join(names)}")
+    return hosts
 
 
 def _describe(lab: LabConfig) -> str:
     counts = {k: sum(1 for h in lab.hosts if h.kind == k) for k in KINDS}
     return ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in counts.items() if n)
+
+
+def _engines_of(lab: LabConfig) -> str:
+    return ", ".join(f"{h.name} {h.engine}" for h in lab.hosts)
 
 
 def _loaded(args: argparse.Namespace) -> tuple[LabConfig, Backend]:
@@ -73,11 +103,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     lab.hosts = lab.plan_hosts(_counts(args))
     if not any(h.kind in ("manager", "worker") for h in lab.hosts):
         raise LabError("a lab needs at least one manager or worker")
+    lab.hosts = _with_engines(lab, lab.hosts, args.engine, args.engines)
     backend = backend_for(lab)
     if existing is not None and all(backend_for(existing).healthy(h) for h in existing.hosts):
         if _shape(existing) != _shape(lab):
             raise LabError(
-                f"lab {lab.name!r} is up with {_describe(existing)} on {existing.subnet}; "
+                f"lab {lab.name!r} is up with {_describe(existing)} on {existing.subnet} (engines: "
+                f"{_engines_of(existing)}); "
                 "run `lab down` first, or `lab add` for one more host"
             )
         # Already up: make sure the images and inventory are there, change nothing else.
@@ -142,6 +174,8 @@ def print_status(lab: LabConfig, backend: Backend, as_json: bool = False) -> Non
                         "ssh": s.reachable,
                         "engine": s.engine_up,
                         "swarm": s.swarm_state,
+                        "engine_series": s.host.engine,
+                        "engine_version": s.engine_version,
                     }
                     for s in rows
                 ],
@@ -149,11 +183,11 @@ def print_status(lab: LabConfig, backend: Backend, as_json: bool = False) -> Non
             )
         )
         return
-    print(f"{'HOST':<12}{'ADDRESS':<16}{'SSH':<6}{'ENGINE':<8}SWARM")
+    print(f"{'HOST':<12}{'ADDRESS':<16}{'SSH':<6}{'ENGINE':<8}{'VERSION':<24}SWARM")
     for s in rows:
         print(
             f"{s.host.name:<12}{s.host.address:<16}{'up' if s.reachable else 'down':<6}"
-            f"{'up' if s.engine_up else 'down':<8}{s.swarm_state}"
+            f"{'up' if s.engine_up else 'down':<8}{s.engine_version:<24}{s.swarm_state}"
         )
 
 
@@ -199,7 +233,7 @@ def _fault(action: str):
 def cmd_add(args: argparse.Namespace) -> int:
     lab, backend = _loaded(args)
     started = time.monotonic()
-    host = lab.next_host(args.kind)
+    host = _with_engines(lab, [lab.next_host(args.kind)], args.engine, "")[0]
     lab.hosts.append(host)
     backend.prepare()
     lab.save()
@@ -225,6 +259,41 @@ def cmd_image(args: argparse.Namespace) -> int:
         f"lab image: {img.folder} ({'built' if built else 'cached, recipe unchanged'}) in "
         f"{time.monotonic() - started:.1f} s" + (f"; removed older images: {', '.join(pruned)}" if pruned else "")
     )
+    return 0
+
+
+def cmd_engines(args: argparse.Namespace) -> int:
+    """Fetch (or find in the cache) engine series and print their exact versions; exit 3 with
+    the reason when one cannot be had here (no route to Debian's archive, say)."""
+    failed = False
+    for name in args.series or list(engines.SUITES):
+        started = time.monotonic()
+        try:
+            engine = engines.ensure(engines.resolve(name))
+        except LabError as exc:
+            print(f"engine {name}: unavailable: {exc}")
+            failed = True
+            continue
+        where = engine.root or "/usr (the machine's docker.io)"
+        print(f"engine {engine.describe()} in {where} ({time.monotonic() - started:.1f} s)")
+    return 3 if failed else 0
+
+
+def cmd_set_engine(args: argparse.Namespace) -> int:
+    """What upgrade-engine.yml's lab override runs in place of apt: the host's engine binaries
+    become another series' from its next `service docker restart` (which the playbook does)."""
+    lab, backend = _loaded(args)
+    host = lab.host(args.host)
+    series = engines.series_of(args.version)
+    engine = engines.ensure(series)
+    if host.engine == series:
+        print(f"{host.name}: engine already {engine.describe()}; nothing changed")
+        return 0
+    before = host.engine
+    lab.hosts = [dataclasses.replace(h, engine=series) if h.name == host.name else h for h in lab.hosts]
+    backend.set_engine(lab.host(host.name))
+    lab.save()
+    print(f"{host.name}: engine {before} -> {engine.describe()}; changed, runs from the next engine restart")
     return 0
 
 
@@ -259,6 +328,11 @@ def parser() -> argparse.ArgumentParser:
         help="netns: namespaces on this machine (fast); vm: qemu VMs with their own kernel (default: %(default)s)",
     )
     up.add_argument("--inventory", default="", help="where to write the inventory")
+    up.add_argument("--engine", default=engines.DEFAULT,
+                    help="Docker engine series of every host: " + ", ".join(
+                        f"{s} ({suite})" for s, suite in engines.SUITES.items()) + ", or newest (default %(default)s)")
+    up.add_argument("--engines", default="", metavar="HOST=VERSION,...",
+                    help="engine series per host, over --engine (e.g. manager2=26.1,worker1=28.5)")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="remove every trace of the lab")
@@ -296,8 +370,18 @@ def parser() -> argparse.ArgumentParser:
     img.add_argument("--check", action="store_true", help="say whether VMs can run here (exit 3 if not)")
     img.set_defaults(func=cmd_image)
 
+    eng = sub.add_parser("engines", help="fetch (or find cached) engine series; exit 3 when one cannot be had")
+    eng.add_argument("series", nargs="*", help="series or suites (default: all)")
+    eng.set_defaults(func=cmd_engines)
+
+    swap = sub.add_parser("set-engine", help="swap a host's engine binaries, used from its next engine restart")
+    swap.add_argument("host")
+    swap.add_argument("version", help="a series (26.1), a suite (trixie), or the exact docker.io version cached")
+    swap.set_defaults(func=cmd_set_engine)
+
     add = sub.add_parser("add", help="add one host")
     add.add_argument("kind", choices=list(KINDS))
+    add.add_argument("--engine", default=engines.DEFAULT, help="its Docker engine series (default %(default)s)")
     add.set_defaults(func=cmd_add)
     return p
 
@@ -305,7 +389,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        if args.verb == "ssh":
+        if args.verb in ("ssh", "engines"):
             return args.func(args)
         with locked(args.name):
             return args.func(args)

@@ -39,6 +39,7 @@ class Host:
     kind: str  # manager | worker | lb | outsider
     index: int  # 1-based within its kind
     address: str
+    engine: str = "20.10"  # the Docker engine series it runs (lab/engines.py)
 
     @property
     def octet(self) -> int:

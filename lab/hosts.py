@@ -22,6 +22,18 @@ class HostStatus:
     reachable: bool  # sshd answers
     engine_up: bool  # the Docker engine answers on its socket
     swarm_state: str  # inactive | active (manager/leader/worker) | locked | error | -
+    engine_version: str = "-"  # what the engine itself reports (ServerVersion)
+
+
+def status_from_info(host: Host, reachable: bool, info: dict | None) -> HostStatus:
+    """A host's status from its engine's /info (None: the engine did not answer)."""
+    if info is None:
+        return HostStatus(host, reachable, False, "-")
+    swarm = info.get("Swarm") or {}
+    state = swarm.get("LocalNodeState", "?")
+    if state == "active":
+        state = "manager" if swarm.get("ControlAvailable") else "worker"
+    return HostStatus(host, reachable, True, state, info.get("ServerVersion", "?"))
 
 
 class Backend(abc.ABC):
@@ -66,6 +78,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def restart_engine(self, host: Host) -> None:
         """Start the engine again (stopping it first if it runs) and wait until it answers."""
+
+    def set_engine(self, host: Host) -> None:
+        """Make the host's next engine start run host.engine (without restarting it)."""
+        raise LabError(f"the {self.name} backend installs engines with apt: no lab engine swap")
 
     @abc.abstractmethod
     def partition(self, host: Host) -> None:

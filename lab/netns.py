@@ -38,12 +38,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import engine
+from . import engine, engines
 from .config import Host, LabConfig
-from .hosts import Backend, HostStatus
+from .hosts import Backend, HostStatus, status_from_info
 from .sh import LabError, ok, run
 
 NETNS_DIR = Path("/run/netns")
+# The kernel's ARP table limits: one table for every network namespace on the machine.
+NEIGH_SYSCTL = Path("/proc/sys/net/ipv4/neigh/default")
+NEIGH_KEYS = ("gc_thresh1", "gc_thresh2", "gc_thresh3")
+KERNEL_NEIGH_DEFAULTS = (128, 512, 1024)
 
 # Machine path -> name of the host's own copy (a folder unless listed in BOUND_FILES).
 BOUND_DIRS = {
@@ -142,6 +146,9 @@ class NetnsBackend(Backend):
             raise LabError(f"missing tools: {', '.join(missing)}; run `make deps` first")
         self._check_range()
         lab = self.lab
+        raised = raise_neighbour_limits(len(lab.hosts))
+        if raised:
+            print(raised)
         ensure_key_and_bridge(lab)
         self._write_engine_files()
         # Namespace files can only be bind-mounted on a mount that does not propagate.
@@ -233,7 +240,19 @@ class NetnsBackend(Backend):
             + "".join(f"{h.address}\t{h.name}\n" for h in lab.hosts if h.name != host.name)
         )
         shutil.copy2(lab.state_dir / "init.d-docker", hd / "init.d-docker")
-        shutil.copy2(lab.state_dir / "default-docker", hd / "default-docker")
+        self._write_default_docker(host)
+
+    def _write_default_docker(self, host: Host) -> None:
+        """The host's /etc/default/docker: the lab's settings, then its engine: the machine's, or
+        a newer one unpacked in the engine cache, which the init script then finds first on its
+        PATH. Written in place: the file is bind-mounted in the host, so a rename would not show."""
+        engine_lines = engines.engine_for(host.engine).default_file_lines()
+        text = (self.lab.state_dir / "default-docker").read_text() + "".join(line + "\n" for line in engine_lines)
+        with open(self.lab.host_dir(host) / "default-docker", "w") as fh:
+            fh.write(text)
+
+    def set_engine(self, host: Host) -> None:
+        self._write_default_docker(host)
 
     def _make_namespaces(self, host: Host) -> None:
         hd = self.lab.host_dir(host)
@@ -305,13 +324,7 @@ class NetnsBackend(Backend):
     def status(self, host: Host) -> HostStatus:
         reachable = _wait_port(host.address, 22, 1)
         data = engine.info(self._sock(host), timeout=3) if self._netns_path(host).exists() else None
-        if data is None:
-            return HostStatus(host, reachable, False, "-")
-        swarm = data.get("Swarm") or {}
-        state = swarm.get("LocalNodeState", "?")
-        if state == "active":
-            state = "manager" if swarm.get("ControlAvailable") else "worker"
-        return HostStatus(host, reachable, True, state)
+        return status_from_info(host, reachable, data)
 
     # Faults -----------------------------------------------------------------------------
     def kill_engine(self, host: Host) -> None:
@@ -384,6 +397,43 @@ def ensure_key_and_bridge(lab: LabConfig) -> None:
     rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
     if not ok(["iptables", "-w", "-C", *rule]):
         run(["iptables", "-w", "-I", *rule])
+
+
+def neighbour_limits(hosts: int) -> tuple[int, int, int]:
+    """ARP table limits (gc_thresh1, 2, 3) for a lab of this many hosts.
+
+    Every lab host keeps a neighbour entry for each other host it talks to, and every engine
+    adds entries for its bridges and overlay peers, all in the one table the kernel shares
+    between namespaces: about 4 per pair of hosts. 50 hosts overflowed the defaults
+    (128/512/1024: "neighbor table overflow", joins failing with "no route to host") and
+    worked with 4096/8192/16384, which is what this gives for 50.
+    """
+    need = 4 * hosts * hosts
+    if need <= KERNEL_NEIGH_DEFAULTS[2]:
+        return KERNEL_NEIGH_DEFAULTS
+    third = KERNEL_NEIGH_DEFAULTS[2]
+    while third < need:
+        third *= 2
+    return (third // 4, third // 2, third)
+
+
+def raise_neighbour_limits(hosts: int, sysctl_dir: Path = NEIGH_SYSCTL) -> str:
+    """Raise the machine's ARP table limits to what `hosts` lab hosts need, never lower them;
+    return what was raised ('' when nothing was)."""
+    wanted = dict(zip(NEIGH_KEYS, neighbour_limits(hosts), strict=True))
+    current = {key: int((sysctl_dir / key).read_text()) for key in NEIGH_KEYS}
+    raise_ = {key: value for key, value in wanted.items() if value > current[key]}
+    # The highest first, so that thresh1 <= thresh2 <= thresh3 holds at every step.
+    for key in sorted(raise_, reverse=True):
+        (sysctl_dir / key).write_text(f"{raise_[key]}\n")
+    if not raise_:
+        return ""
+    before = "/".join(str(current[k]) for k in NEIGH_KEYS)
+    after = "/".join(str(max(current[k], wanted[k])) for k in NEIGH_KEYS)
+    return (
+        f"raised net.ipv4.neigh.default.gc_thresh1/2/3 from {before} to {after} for {hosts} hosts "
+        "(the ARP table every namespace on this machine shares; never lowered)"
+    )
 
 
 def check_range(lab: LabConfig) -> None:

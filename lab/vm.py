@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import engine, vmimage
 from .config import Host
-from .hosts import Backend, HostStatus
+from .hosts import Backend, HostStatus, status_from_info
 from .netns import _alive, _parallel, _wait_port, check_range, ensure_key_and_bridge, remove_links_and_rules
 from .sh import LabError, run
 from .vmimage import CACHE_ROOT
@@ -356,13 +356,7 @@ class VmBackend(Backend):
         if reachable:
             self._ensure_forward(host)
         data = engine.info(self._sock(host), timeout=10) if reachable else None
-        if data is None:
-            return HostStatus(host, reachable, False, "-")
-        swarm = data.get("Swarm") or {}
-        state = swarm.get("LocalNodeState", "?")
-        if state == "active":
-            state = "manager" if swarm.get("ControlAvailable") else "worker"
-        return HostStatus(host, reachable, True, state)
+        return status_from_info(host, reachable, data)
 
     # Faults -------------------------------------------------------------------------------
     def kill_engine(self, host: Host) -> None:

@@ -18,7 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 STATE_ROOT = Path(os.environ.get("SWARMOPS_LAB_STATE", "/var/lib/swarmops-lab"))
-DOCKER = "/usr/bin/docker"  # Debian's client, matching the lab's 20.10 engines
+# Debian 12's client (20.10, API 1.41), also against the lab's 26.1 and 28.5 engines: the
+# client negotiates down to its own API version, which both still serve (their minimum is 1.24).
+DOCKER = "/usr/bin/docker"
 
 # Test labs take names and /24s of their own so that a developer's demo lab, CI, and
 # helpers working in parallel never share one: SWARMOPS_TEST_PREFIX and SWARMOPS_TEST_NET
@@ -30,6 +32,10 @@ _WORKER_INDEX = int(_WORKER[2:]) if _WORKER.startswith("gw") else 0
 PREFIX = os.environ.get("SWARMOPS_TEST_PREFIX", "swt") + (str(_WORKER_INDEX) if _WORKER else "")
 NET_BASE = int(os.environ.get("SWARMOPS_TEST_NET", "1")) + 40 * _WORKER_INDEX
 
+# The shared integration lab's engines (tests/integration/conftest.py): manager1, the first
+# leader, on Debian 12's engine; a manager on each newer one and the workers on those two.
+SHARED_ENGINES = {"manager1": "20.10", "manager2": "26.1", "manager3": "28.5", "worker1": "26.1", "worker2": "28.5"}
+
 
 def subnet(offset: int) -> str:
     return f"10.203.{NET_BASE + offset}.0/24"
@@ -40,6 +46,8 @@ class Lab:
     name: str
     subnet: str
     hosts: dict[str, str] = field(default_factory=dict)  # name -> address
+    engines: str = ""  # `lab up --engines`: HOST=SERIES,... (others run 20.10)
+    engine_skip: str = ""  # why the lab runs fewer engine versions than asked ('' when it does not)
 
     # The lab CLI ----------------------------------------------------------------------------
     def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -54,7 +62,10 @@ class Lab:
             raise AssertionError(f"lab {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def up(self, managers: int = 3, workers: int = 2, lb: int = 0, outsiders: int = 0) -> str:
+    def up(self, managers: int = 3, workers: int = 2, lb: int = 0, outsiders: int = 0, engine: str = "20.10",
+           engines: str | None = None) -> str:
+        if engines is not None:
+            self.engines = engines
         out = self.cli(
             "up",
             "--subnet",
@@ -67,6 +78,10 @@ class Lab:
             str(lb),
             "--outsiders",
             str(outsiders),
+            "--engine",
+            engine,
+            "--engines",
+            self.engines,
         ).stdout
         self.refresh()
         return out

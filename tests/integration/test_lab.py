@@ -10,7 +10,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from labtools import Lab, wait_for
+import pytest
+from labtools import SHARED_ENGINES, Lab, wait_for
+
+from lab.netns import neighbour_limits, raise_neighbour_limits
 
 SWARM_HOSTS = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
@@ -66,11 +69,44 @@ def test_swarm_formed_over_ssh_has_leader_reachable_and_five_ready_nodes(shared_
     assert nodes["worker1"]["manager"] == nodes["worker2"]["manager"] == ""
 
 
+def test_shared_lab_runs_three_engine_versions(shared_lab: Lab):
+    if shared_lab.engine_skip:
+        pytest.skip(f"the newer engines cannot be fetched here: {shared_lab.engine_skip}")
+    rows = {r["host"]: r for r in shared_lab.status()}
+    for host, series in SHARED_ENGINES.items():
+        assert rows[host]["engine_series"] == series and rows[host]["engine_version"].startswith(series + "."), rows
+    # Debian 12's client (API 1.41) reads every engine, and the managers see each node's version.
+    for host, series in SHARED_ENGINES.items():
+        assert shared_lab.docker(host, "version", "--format", "{{.Server.Version}}").stdout.startswith(series)
+    out = shared_lab.docker("manager3", "node", "ls", "--format", "{{.Hostname}} {{.EngineVersion}}").stdout
+    seen = dict(line.split() for line in out.splitlines())
+    assert {h: v[: len(SHARED_ENGINES[h])] for h, v in seen.items()} == SHARED_ENGINES, seen
+    # A newer engine starts the way the roles expect: Debian's init script, its own dockerd.
+    env = shared_lab.ssh("manager3", "tr '\\0' '\\n' < /proc/$(cat /run/docker.pid)/environ").stdout
+    assert "/engines/28.5/root/usr/sbin" in env and "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1" in env
+
+
 def test_lab_status_reports_every_host(shared_lab: Lab):
     rows = {r["host"]: r for r in shared_lab.status()}
     assert rows["manager1"]["swarm"] == "manager" and rows["worker1"]["swarm"] == "worker"
     assert rows["lb1"]["swarm"] == "inactive" and rows["outsider1"]["swarm"] == "inactive"
     assert all(r["ssh"] and r["engine"] for r in rows.values())
+
+
+def _neighbour_sysctls() -> tuple[int, ...]:
+    return tuple(int(Path(f"/proc/sys/net/ipv4/neigh/default/gc_thresh{i}").read_text()) for i in (1, 2, 3))
+
+
+def test_neighbour_table_limits_fit_the_lab_size(shared_lab: Lab):
+    # After `lab up`, the machine's shared ARP table limits are at least what the lab asks.
+    assert all(a >= b for a, b in zip(_neighbour_sysctls(), neighbour_limits(len(shared_lab.hosts)), strict=True))
+    # What `lab up` of a 100-host lab does to them (without making 100 hosts): raised, and
+    # a small lab afterwards lowers nothing.
+    raise_neighbour_limits(100)
+    big = _neighbour_sysctls()
+    assert all(a >= b for a, b in zip(big, neighbour_limits(100), strict=True)), big
+    assert raise_neighbour_limits(len(shared_lab.hosts)) == ""
+    assert _neighbour_sysctls() == big
 
 
 def test_overlay_network_carries_traffic_between_hosts(shared_lab: Lab):
@@ -164,6 +200,11 @@ def test_iptables_rules_are_per_host(shared_lab: Lab):
 def test_up_on_a_running_lab_changes_nothing(shared_lab: Lab):
     before = {h: shared_lab.ssh(h, "cat /run/docker.pid /run/sshd.pid").stdout for h in shared_lab.hosts}
     out = shared_lab.up(managers=3, workers=2, lb=1, outsiders=1)
+    # Another engine for a host is another shape: refused too.
+    other = shared_lab.cli("up", "--subnet", shared_lab.subnet, "--managers", "3", "--workers", "2", "--lb", "1",
+                           "--outsiders", "1", "--engines", "manager1=26.1" if shared_lab.engines else "", check=False)
+    if shared_lab.engines:
+        assert other.returncode == 2 and "lab down" in other.stderr
     assert "already up" in out and "nothing changed" in out
     after = {h: shared_lab.ssh(h, "cat /run/docker.pid /run/sshd.pid").stdout for h in shared_lab.hosts}
     assert before == after

@@ -28,8 +28,15 @@ class Result:
         return self.data[key]
 
 
-def run(lab, module: str, args: dict, *extra: str, host: str = "manager1") -> Result:
+# On the shared lab the modules talk to its newest engine (manager3: 28.5), which fills the
+# newest defaults into the specs they compare; the raft state they change is the same on every
+# manager. Labs without a manager3 use manager1.
+MODULE_HOST = "manager3"
+
+
+def run(lab, module: str, args: dict, *extra: str, host: str = "") -> Result:
     """`ansible HOST -m MODULE -a JSON -o`: one line per host, `host | STATUS => {json}`."""
+    host = host or (MODULE_HOST if MODULE_HOST in lab.hosts else "manager1")
     proc = lab.module(host, module, json.dumps(args), "-o", *extra, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(f"{host} | ")]
     assert lines, f"no result from {module}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"

@@ -79,3 +79,28 @@ def test_inventory_has_the_groups_and_connection_settings():
     assert children["outsiders"]["hosts"] == {}
     assert data["all"]["vars"]["ansible_user"] == "root"
     assert data["all"]["vars"]["ansible_ssh_private_key_file"].endswith("/t1/id_ed25519")
+
+
+def test_neighbour_limits_grow_with_the_lab_and_keep_the_kernel_defaults_for_small_labs():
+    from lab.netns import KERNEL_NEIGH_DEFAULTS, neighbour_limits
+
+    assert neighbour_limits(7) == KERNEL_NEIGH_DEFAULTS == (128, 512, 1024)
+    # 50 hosts overflowed the defaults and worked with these (shared/LAB.md).
+    assert neighbour_limits(50) == (4096, 8192, 16384)
+    assert neighbour_limits(100) == (16384, 32768, 65536)
+    for hosts in range(1, 120):
+        one, two, three = neighbour_limits(hosts)
+        assert one <= two <= three and three >= 4 * hosts * hosts
+
+
+def test_neighbour_limits_are_raised_never_lowered(tmp_path):
+    from lab.netns import raise_neighbour_limits
+
+    for key, value in {"gc_thresh1": 128, "gc_thresh2": 9000, "gc_thresh3": 1024}.items():
+        (tmp_path / key).write_text(f"{value}\n")
+    said = raise_neighbour_limits(50, tmp_path)
+    values = [int((tmp_path / k).read_text()) for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")]
+    assert values == [4096, 9000, 16384]
+    assert "from 128/9000/1024 to 4096/9000/16384 for 50 hosts" in said and "never lowered" in said
+    assert raise_neighbour_limits(5, tmp_path) == ""
+    assert [int((tmp_path / k).read_text()) for k in ("gc_thresh1", "gc_thresh2", "gc_thresh3")] == values
