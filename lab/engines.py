@@ -19,17 +19,15 @@ with ansible.builtin.service, as on real servers.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sh import LabError, run
+from .sh import LabError, cache_lock, run
 from .vmimage import CACHE_ROOT, debian_mirror
 
 ENGINES_DIR = CACHE_ROOT / "engines"
@@ -125,21 +123,12 @@ def cached(series: str) -> Engine | None:
     return Engine(series, data["suite"], ENGINES_DIR / series / "root", data["versions"])
 
 
-@contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    """One fetch at a time on the machine: the cache is shared by every lab and worktree."""
-    ENGINES_DIR.mkdir(parents=True, exist_ok=True)
-    with open(ENGINES_DIR / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
 def ensure(series: str, log=print) -> Engine:
     """The engine of this series, fetched and unpacked on first use; LabError says why not."""
     found = cached(series)
     if found is not None:
         return found
-    with _locked():
+    with cache_lock(ENGINES_DIR):
         found = cached(series)
         if found is None:
             found = _fetch(series, log)

@@ -1,9 +1,13 @@
-"""Running commands on the machine, with errors that say what failed."""
+"""Running commands on the machine, with errors that say what failed, and the machine-wide
+lock on a cache folder that every lab and worktree shares."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 
 class LabError(RuntimeError):
@@ -37,3 +41,13 @@ def ok(argv: Sequence[str], timeout: float | None = 30) -> bool:
         return run(argv, check=False, timeout=timeout).returncode == 0
     except LabError:
         return False
+
+
+@contextlib.contextmanager
+def cache_lock(folder: Path) -> Iterator[None]:
+    """One writer at a time in a cache folder shared by every lab and worktree on the machine
+    (the VM base image, the engine packages)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield

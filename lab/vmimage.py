@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import inspect
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import image as probe
-from .sh import LabError, run
+from .sh import LabError, cache_lock, run
 
 CACHE_ROOT = Path(os.environ.get("SWARMOPS_LAB_CACHE", "/var/cache/swarmops-lab"))
 IMAGES = CACHE_ROOT / "images"
@@ -256,21 +254,12 @@ def packages_root() -> Path:
     return CACHE_ROOT / "roots" / f"debian12-{recipe_hash(packages_recipe())}"
 
 
-@contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    """One build at a time on the machine (the cache is shared by every lab)."""
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    with open(IMAGES / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
-
-
 def ensure(log=print, rebuild: bool = False) -> tuple[BaseImage, bool]:
     """The current base image, built if missing (or if rebuild); returns (image, built now)."""
     img = current()
     if img.exists() and not rebuild:
         return img, False
-    with _locked():
+    with cache_lock(IMAGES):
         if img.exists() and not rebuild:  # another run built it while this one waited
             return img, False
         build(img, log, rebuild)
