@@ -331,6 +331,44 @@ def engine_plan(host: dict[str, Any] | None, config: dict[str, Any], mode: str =
     return {"daemon_json": write, "service": service}
 
 
+def engine_setting_errors(extra_config: dict[str, Any], managed_keys: list[str]) -> list[str]:
+    """What is wrong with docker_engine_extra_config, as sentences (empty: nothing)."""
+    errors = []
+    if "live-restore" in extra_config:
+        errors.append("docker_engine_extra_config sets live-restore: the engine refuses swarm mode with live-restore "
+                      'enabled ("--live-restore daemon configuration is incompatible with swarm mode"). Remove it.')
+    managed = [k for k in extra_config if k in managed_keys]
+    if managed:
+        errors.append(f"docker_engine_extra_config sets {', '.join(managed)}, which the role manages: use "
+                      "docker_engine_log_driver, docker_engine_log_opts, docker_engine_data_root, "
+                      "docker_engine_metrics_addr, docker_engine_default_address_pools or docker_engine_labels "
+                      "instead.")
+    return errors
+
+
+def firewall_setting_errors(cidrs: list[str], address: str, backend: str, firewall: dict[str, Any] | None) -> list[str]:
+    """What is wrong with the firewall settings of a host, given its read, as sentences."""
+    bad = bad_networks(cidrs)
+    if bad:
+        return [f"swarm_firewall_cluster_cidrs: not networks in address/prefix form: {', '.join(bad)} "
+                "(e.g. 10.0.0.0/24 or 10.0.0.5/32)."]
+    errors = []
+    try:
+        inside = bool(cidrs) and in_networks(address, cidrs)
+    except ValueError:
+        inside = False
+    if not inside:
+        errors.append(f"swarm_firewall_cluster_cidrs must list the networks of every node (this node advertises "
+                      f"{address}).")
+    # firewalld's nftables chains would still reject the swarm ports another backend accepts,
+    # and a firewalld reload removes other programs' iptables rules: one firewall, not two.
+    if backend != "firewalld" and (firewall or {}).get("firewalld_running"):
+        errors.append(f"swarm_firewall_backend={backend}, but firewalld is running on this host: set "
+                      "swarm_firewall_backend=firewalld, or stop and disable firewalld first (allowed backends: "
+                      "iptables, nftables, ufw, firewalld).")
+    return errors
+
+
 def iptables_plan(firewall: dict[str, Any] | None, rules: list[str], jump_from: list[str],
                   persist_file: str = "") -> list[str]:
     """Reasons the iptables_chain task must run, from the host read's `firewall`."""
@@ -358,7 +396,9 @@ def iptables_plan(firewall: dict[str, Any] | None, rules: list[str], jump_from: 
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
-                "swarmops_engine_plan": engine_plan, "swarmops_iptables_plan": iptables_plan,
+                "swarmops_engine_plan": engine_plan,
+                "swarmops_engine_setting_errors": engine_setting_errors,
+                "swarmops_firewall_setting_errors": firewall_setting_errors, "swarmops_iptables_plan": iptables_plan,
                 "swarmops_firewall_rules": firewall_rules,
                 "swarmops_nft_rules": nft_rules, "swarmops_ufw_rules": ufw_rules,
                 "swarmops_firewalld_rules": firewalld_rules,

@@ -7,7 +7,13 @@ import importlib.util
 from pathlib import Path
 
 from module_utils.swarmops.hostread import parse_chain, parse_saved
-from plugins.filter.swarmops import engine_plan, firewall_rules, iptables_plan
+from plugins.filter.swarmops import (
+    engine_plan,
+    engine_setting_errors,
+    firewall_rules,
+    firewall_setting_errors,
+    iptables_plan,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
@@ -81,3 +87,29 @@ def test_chain_differences_are_named():
     assert iptables_plan({}, RULES, ["INPUT"], PERSIST) == ["the chain was not read"]
     # Rules are compared as iptables_chain writes them: runs of spaces do not count.
     assert iptables_plan(firewall(), [r.replace(" ", "  ") for r in RULES], ["INPUT"], PERSIST) == []
+
+
+MANAGED = ["log-driver", "log-opts", "data-root", "metrics-addr", "default-address-pools", "labels"]
+
+
+def test_engine_settings_name_live_restore_and_the_keys_the_role_manages():
+    assert engine_setting_errors({"debug": True}, MANAGED) == []
+    (live,) = engine_setting_errors({"live-restore": True}, MANAGED)
+    assert "live-restore" in live and "incompatible with swarm mode" in live
+    (managed,) = engine_setting_errors({"data-root": "/srv", "labels": ["a=b"], "debug": True}, MANAGED)
+    assert managed.startswith("docker_engine_extra_config sets data-root, labels, which the role manages")
+    assert len(engine_setting_errors({"live-restore": True, "log-driver": "x"}, MANAGED)) == 2
+
+
+def test_firewall_settings_name_bad_networks_an_address_outside_them_and_firewalld():
+    read = {"firewalld_running": False}
+    assert firewall_setting_errors(["10.0.0.0/24"], "10.0.0.5", "iptables", read) == []
+    (bad,) = firewall_setting_errors(["10.0.0.0/24", "ten"], "10.0.0.5", "iptables", read)
+    assert "not networks" in bad and "ten" in bad
+    (outside,) = firewall_setting_errors(["10.0.1.0/24"], "10.0.0.5", "iptables", read)
+    assert "this node advertises 10.0.0.5" in outside
+    assert firewall_setting_errors([], "10.0.0.5", "iptables", read) == [outside]
+    assert firewall_setting_errors(["10.0.0.0/24"], "node1.example", "iptables", read)  # not an address
+    (firewalld,) = firewall_setting_errors(["10.0.0.0/24"], "10.0.0.5", "nftables", {"firewalld_running": True})
+    assert "firewalld is running" in firewalld and "allowed backends" in firewalld
+    assert firewall_setting_errors(["10.0.0.0/24"], "10.0.0.5", "firewalld", {"firewalld_running": True}) == []
