@@ -88,7 +88,7 @@ def generate(out: Path, meta: dict) -> None:
     for kind in ("doc_fragments", "filter"):
         for src in sorted((ROOT / "plugins" / kind).glob("*.py")):
             if src.name != "__init__.py":
-                write(out / "plugins" / kind / src.name, src.read_text())
+                write(out / "plugins" / kind / src.name, src.read_text().replace(MODULE_UTILS_OLD, utils_new))
 
     shutil.copytree(ROOT / "roles", out / "roles", ignore=SKIP)
     for src in sorted((out / "roles").rglob("*")):

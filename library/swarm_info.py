@@ -22,6 +22,13 @@ options:
     description: Include services and their replicas (one more API call).
     type: bool
     default: true
+  removing:
+    description:
+      - Hostnames of nodes about to leave the swarm (demoted, removed). I(removal) then says
+        whether the managers among them may leave the raft group together without losing quorum.
+    type: list
+    elements: str
+    default: []
 notes:
   - Read-only; supports check mode; never reports a change.
 """
@@ -82,6 +89,14 @@ ca_rotation_in_progress:
   description: A root CA rotation has not finished (some node has not got a new certificate).
   returned: on a manager
   type: bool
+removal:
+  description:
+    - Whether the managers among I(removing) may leave together (ok), why not (reason), and the
+      arithmetic (managers_before, reachable_before, managers_after, reachable_after,
+      majority_after). Refused when no manager would be left, when the swarm has no quorum now,
+      or when the reachable managers left would be fewer than a majority of those left.
+  returned: on a manager with a leader, when I(removing) is given
+  type: dict
 has_leader:
   description:
     - Whether the manager can reach a raft leader. Without one (quorum lost) only I(local),
@@ -97,7 +112,8 @@ from ansible.module_utils.swarmops.cluster import read_cluster  # noqa: E402
 
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(services={"type": "bool", "default": True}),
+        argument_spec=argument_spec(services={"type": "bool", "default": True},
+                                    removing={"type": "list", "elements": "str", "default": []}),
         supports_check_mode=True,
     )
     module.exit_json(**read_cluster(module, SwarmClient(module, lean=True), module.params["services"]))

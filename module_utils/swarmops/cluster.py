@@ -13,7 +13,7 @@ from typing import Any
 
 from ansible.module_utils.swarmops import swarm_settings
 from ansible.module_utils.swarmops.client import UnixAPI
-from ansible.module_utils.swarmops.quorum import Manager, failures_tolerated, majority, summary
+from ansible.module_utils.swarmops.quorum import Manager, check_removals, failures_tolerated, majority, summary
 
 
 def local_state(client: Any) -> dict[str, Any]:
@@ -217,6 +217,10 @@ def read_cluster(module: Any, client: Any, services: bool) -> dict[str, Any]:
         nodes=facts,
         ca_rotation_in_progress=rotating,
     )
+    removing = module.params.get("removing")
+    if removing:
+        ids = [n["ID"] for n in nodes if (n.get("Description") or {}).get("Hostname") in removing]
+        result["removal"] = check_removals(managers_of(nodes), ids, "removing").as_dict()
     if services:
         api = client.api
         if isinstance(api, UnixAPI):

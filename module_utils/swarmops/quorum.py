@@ -66,21 +66,27 @@ def summary(managers: list[Manager]) -> dict:
 
 
 def check_removal(managers: list[Manager], node_id: str, what: str = "demoting") -> QuorumCheck:
-    """May manager `node_id` leave the raft group (demote, remove, leave) without losing quorum?
+    """May manager `node_id` leave the raft group (demote, remove, leave) without losing quorum?"""
+    return check_removals(managers, [node_id], what)
 
-    Refused when it is the last manager, when the swarm has no quorum now (the change could not
-    be committed anyway), or when the reachable managers left would be fewer than a majority of
-    the managers left.
+
+def check_removals(managers: list[Manager], node_ids: list[str], what: str = "removing") -> QuorumCheck:
+    """May the managers `node_ids` leave the raft group (demote, remove, leave) without losing
+    quorum? IDs that are not managers' do not count (a worker leaving never touches raft).
+
+    Refused when no manager would be left, when the swarm has no quorum now (the change could
+    not be committed anyway), or when the reachable managers left would be fewer than a
+    majority of the managers left.
     """
     total = len(managers)
     reachable = sum(1 for m in managers if m.reachable)
-    target = next((m for m in managers if m.node_id == node_id), None)
-    if target is None:
+    targets = [m for m in managers if m.node_id in node_ids]
+    if not targets:
         return QuorumCheck(True, "", total, reachable, total, reachable, majority(total))
-    after = [m for m in managers if m.node_id != node_id]
+    after = [m for m in managers if m.node_id not in node_ids]
     reachable_after = sum(1 for m in after if m.reachable)
     need_after = majority(len(after))
-    name = target.hostname or target.node_id
+    name = ", ".join(m.hostname or m.node_id for m in targets)
 
     def refuse(reason: str) -> QuorumCheck:
         return QuorumCheck(False, reason, total, reachable, len(after), reachable_after, need_after)

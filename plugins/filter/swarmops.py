@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import ipaddress
+import sys
+from pathlib import Path
 from typing import Any
+
+try:  # in the collection, module_utils is a package of it (collection/build.py points this there)
+    from ansible.module_utils.swarmops import quorum
+except ImportError:  # in the tree, module_utils/ is not on the controller's path: load the one file
+    _spec = importlib.util.spec_from_file_location(
+        "swarmops_quorum", Path(__file__).resolve().parents[2] / "module_utils" / "swarmops" / "quorum.py")
+    quorum = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
+    _spec.loader.exec_module(quorum)
 
 
 def in_networks(address: str, cidrs: list[str]) -> bool:
@@ -397,6 +408,7 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
                 "swarmops_engine_plan": engine_plan,
+                "swarmops_majority": quorum.majority, "swarmops_failures_tolerated": quorum.failures_tolerated,
                 "swarmops_engine_setting_errors": engine_setting_errors,
                 "swarmops_firewall_setting_errors": firewall_setting_errors, "swarmops_iptables_plan": iptables_plan,
                 "swarmops_firewall_rules": firewall_rules,

@@ -75,3 +75,21 @@ def test_summary_counts_what_may_still_be_lost():
                  "failures_tolerated": 2, "can_still_lose": 1}
     assert summary(managers(True, False, False))["has_quorum"] is False
     assert summary([])["has_quorum"] is False
+
+
+def test_removing_two_of_five_healthy_managers_is_allowed_and_workers_do_not_count():
+    check = quorum.check_removals(managers(True, True, True, True, True), ["id4", "id5", "worker-id"])
+    assert check.ok and (check.managers_after, check.reachable_after, check.majority_after) == (3, 3, 2)
+
+
+def test_removing_three_of_five_with_one_down_is_refused_naming_them():
+    check = quorum.check_removals(managers(True, True, True, True, False), ["id1", "id2", "id3"])
+    assert not check.ok
+    assert check.reason == ("removing manager1, manager2, manager3 would leave 1 reachable of 2 managers, fewer "
+                            "than the majority of 2: the swarm would lose quorum")
+    assert quorum.check_removals(managers(True, True, True, True, False), ["id1", "id2"]).ok
+
+
+def test_removing_every_manager_is_refused():
+    check = quorum.check_removals(managers(True, True), ["id1", "id2"])
+    assert not check.ok and check.managers_after == 0 and "last manager" in check.reason

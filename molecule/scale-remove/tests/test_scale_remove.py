@@ -79,8 +79,8 @@ def test_removing_a_manager_while_another_is_down_is_refused():
         run = playbook("playbooks/remove-node.yml", "--limit", "manager2", "-e", "confirm=yes")
         assert run.rc != 0
         text = " ".join(run.output.split())
-        assert ("Refused: removing manager2 would leave 1 reachable of 2 managers, and 2 are needed "
-                "for quorum") in text, run.tail()
+        assert ("Refused: removing manager2 would leave 1 reachable of 2 managers, fewer than the majority "
+                "of 2: the swarm would lose quorum") in text, run.tail()
         assert sum(r["changed"] for r in run.recap.values()) == 0, run.changed_tasks
         assert nodes()["manager2"].endswith("Reachable"), nodes()
     finally:
