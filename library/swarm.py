@@ -178,7 +178,7 @@ unlock_key:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops import swarm_settings  # noqa: E402
-from ansible.module_utils.swarmops.client import APIError, DockerException, SwarmClient, argument_spec, explain  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec, explain  # noqa: E402
 from ansible.module_utils.swarmops.cluster import hand_over, local_state, managers_of  # noqa: E402
 from ansible.module_utils.swarmops.quorum import check_removal, summary  # noqa: E402
 from ansible.module_utils.swarmops.wait import Progress, wait_for  # noqa: E402
@@ -217,7 +217,7 @@ def quorum_now(client) -> tuple[bool, str]:
     """(has quorum, why not): a manager without a raft leader cannot even list the nodes."""
     try:
         nodes = client.api.nodes()
-    except APIError as exc:
+    except client.errors as exc:
         if any(s in str(exc) for s in NO_LEADER):
             return False, "the swarm has no leader"
         raise
@@ -349,7 +349,7 @@ def join(module, client, local):
     if not module.check_mode:
         try:
             client.post_json("/swarm/join", data=join_request(module.params))
-        except DockerException as exc:
+        except client.errors as exc:
             module.fail_json(msg=failed_join(client, module.params, exc))
     return result
 
@@ -364,7 +364,7 @@ def failed_join(client, p, exc) -> str:
         try:
             client.api.leave_swarm(force=True)
             msg += "; the join the engine kept trying in the background was cancelled"
-        except DockerException as leave_exc:
+        except client.errors as leave_exc:
             msg += f"; the engine keeps trying to join and could not be stopped: {explain(leave_exc)}"
     return msg
 
@@ -386,7 +386,7 @@ def absent(module, client, local):
         return result
     try:
         nodes = client.api.nodes()
-    except APIError as exc:
+    except client.errors as exc:
         # No leader (quorum lost, e.g. a manager of a group left behind by a recovery): the
         # managers cannot be read, so nothing can be checked; only a forced leave goes on.
         if not p["force"]:

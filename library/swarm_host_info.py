@@ -163,7 +163,7 @@ def main() -> None:
     if socket_path and not os.path.exists(socket_path):
         engine["error"] = f"no engine socket at {socket_path}"
     else:
-        client = SwarmClient(module, lean=True)
+        client = SwarmClient(module)
         try:
             version = client.api.version()
             engine.update(running=True, version=version.get("Version", ""), api_version=version.get("ApiVersion", ""))

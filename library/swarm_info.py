@@ -116,7 +116,7 @@ def main():
                                     removing={"type": "list", "elements": "str", "default": []}),
         supports_check_mode=True,
     )
-    module.exit_json(**read_cluster(module, SwarmClient(module, lean=True), module.params["services"]))
+    module.exit_json(**read_cluster(module, SwarmClient(module), module.params["services"]))
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ node:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.availability import drain_refusal, service_names  # noqa: E402
-from ansible.module_utils.swarmops.client import APIError, SwarmClient, argument_spec  # noqa: E402
+from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
 from ansible.module_utils.swarmops.cluster import (  # noqa: E402
     find_node,
     local_state,
@@ -272,7 +272,7 @@ def main():
                                  f"{p['wait_timeout']} s: {drain['progress'][-1]}", **result)
     try:
         result["node"] = node_view(client.api.inspect_node(node["ID"]))
-    except APIError:  # e.g. this manager demoted itself and can no longer read nodes
+    except client.errors:  # e.g. this manager demoted itself and can no longer read nodes
         result["node"] = node_view({**node, "Spec": plan.spec})
     module.exit_json(**result)
 

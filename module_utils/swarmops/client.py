@@ -5,15 +5,15 @@ It connects to `docker_host` (the local socket by default, `ssh://user@host`, or
 writes that lost a race ("update out of sequence") after re-reading the object. It works with
 the Docker SDK for Python that Debian 12 ships (5.0.x) and with 7.x.
 
-Read-only modules on the local socket (`SwarmClient(module, lean=True)`) read through the
-standard library instead (`UnixAPI`): importing the SDK costs 0.25-1 s per module start, more
-than the calls themselves. The SDK is imported on first use only, so such a module never
-loads it; `APIError`, `DockerException` and `NotFound` are looked up from it when a module
-imports them by name.
+On the local socket (the default) every module talks to the engine through the standard
+library (`UnixAPI`): importing the SDK costs 0.25-1 s per module start, more than the calls
+themselves. The SDK is imported only for ssh:// and tcp:// engines. Errors of either are in
+`SwarmClient.errors`; `not_found(exc)` tells a 404.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import socket
@@ -38,7 +38,6 @@ CONNECTION_ARGS: dict[str, dict[str, Any]] = {
 }
 
 OUT_OF_SEQUENCE = "update out of sequence"
-SDK_ERRORS = ("APIError", "DockerException", "NotFound", "TLSParameterError")
 _sdk: dict[str, Any] = {}
 
 
@@ -54,26 +53,6 @@ def sdk() -> Any:
         except ImportError:
             _sdk["docker"], _sdk["error"] = None, traceback.format_exc()
     return _sdk["docker"]
-
-
-class _MissingSDKError(Exception):
-    """Stands in for the SDK's exceptions when it is not installed: no client is made then
-    (SwarmClient fails saying how to install it), so none is ever raised."""
-
-
-_STAND_INS = {"DockerException": _MissingSDKError}
-_STAND_INS["APIError"] = type("APIError", (_MissingSDKError,), {})
-_STAND_INS["NotFound"] = type("NotFound", (_STAND_INS["APIError"],), {})
-_STAND_INS["TLSParameterError"] = type("TLSParameterError", (_MissingSDKError,), {})
-
-
-def __getattr__(name: str) -> Any:
-    """`from ...client import APIError` (and the other SDK exceptions): the SDK's own class,
-    looked up (and the SDK imported) only when a module asks for it by name."""
-    if name in SDK_ERRORS:
-        docker = sdk()
-        return getattr(docker.errors, name) if docker else _STAND_INS[name]
-    raise AttributeError(name)
 
 
 class EngineError(Exception):
@@ -96,29 +75,52 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class UnixAPI:
-    """The Engine API's reads over a unix socket, with the standard library alone. Method
-    names and results are those of the SDK's APIClient for the reads swarmops makes."""
+    """The Engine API over a unix socket, with the standard library alone. Method names,
+    arguments and results are those of the SDK's APIClient for the calls swarmops makes, so
+    a module runs the same on either; every error is an EngineError (status, explanation)."""
 
     def __init__(self, path: str, timeout: float) -> None:
         self.path, self.timeout = path, timeout
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        query = ("?" + urllib.parse.urlencode(params)) if params else ""
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, data: Any = None,
+                ok: tuple[int, ...] = ()) -> Any:
+        """One call; the JSON answer (None when empty). A status in `ok` is not an error."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = path + ("?" + urllib.parse.urlencode(query) if query else "")
+        body = json.dumps(data).encode() if data is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         conn = _UnixConnection(self.path, self.timeout)
         try:
-            conn.request("GET", path + query)
+            conn.request(method, url, body=body, headers=headers)
             resp = conn.getresponse()
-            body = resp.read()
+            raw = resp.read()
         except OSError as exc:
             raise EngineError(0, f"cannot reach the engine at unix://{self.path}: {exc}") from exc
         finally:
             conn.close()
-        data = json.loads(body) if body else None
-        if resp.status >= 400:
-            message = data.get("message") if isinstance(data, dict) else body.decode(errors="replace")
+        try:
+            answer = json.loads(raw) if raw else None
+        except ValueError:
+            answer = raw.decode(errors="replace")
+        if resp.status >= 400 and resp.status not in ok:
+            message = answer.get("message") if isinstance(answer, dict) else answer
             raise EngineError(resp.status, message or resp.reason)
-        return data
+        return answer
 
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params)
+
+    @staticmethod
+    def _filters(filters: dict[str, Any] | None) -> dict[str, str] | None:
+        """As the SDK sends them: every value a list of strings (the engine refuses a bare one)."""
+        if not filters:
+            return None
+        def strings(v: Any) -> list[str]:
+            values = v if isinstance(v, list) else [v]
+            return [str(x).lower() if isinstance(x, bool) else str(x) for x in values]
+        return {"filters": json.dumps({k: strings(v) for k, v in filters.items()})}
+
+    # Reads
     def info(self) -> dict:
         return self.get("/info")
 
@@ -128,14 +130,89 @@ class UnixAPI:
     def inspect_swarm(self) -> dict:
         return self.get("/swarm")
 
-    def nodes(self) -> list[dict]:
-        return self.get("/nodes")
+    def get_unlock_key(self) -> dict:
+        return self.get("/swarm/unlockkey")
 
-    def services(self, status: bool = False) -> list[dict]:
-        return self.get("/services", {"status": "true"} if status else None)
+    def nodes(self, filters: dict[str, Any] | None = None) -> list[dict]:
+        return self.get("/nodes", self._filters(filters))
+
+    def inspect_node(self, node_id: str) -> dict:
+        return self.get(f"/nodes/{node_id}")
+
+    def services(self, filters: dict[str, Any] | None = None, status: bool = False) -> list[dict]:
+        return self.get("/services", {**(self._filters(filters) or {}), **({"status": "true"} if status else {})})
+
+    def inspect_service(self, service_id: str) -> dict:
+        return self.get(f"/services/{service_id}")
 
     def tasks(self, filters: dict[str, Any] | None = None) -> list[dict]:
-        return self.get("/tasks", {"filters": json.dumps(filters)} if filters else None)
+        return self.get("/tasks", self._filters(filters))
+
+    def networks(self, names: list[str] | None = None, filters: dict[str, Any] | None = None) -> list[dict]:
+        wanted = dict(filters or {})
+        if names:
+            wanted["name"] = names
+        return self.get("/networks", self._filters(wanted))
+
+    def inspect_network(self, net_id: str) -> dict:
+        return self.get(f"/networks/{net_id}")
+
+    def secrets(self, filters: dict[str, Any] | None = None) -> list[dict]:
+        return self.get("/secrets", self._filters(filters))
+
+    def configs(self, filters: dict[str, Any] | None = None) -> list[dict]:
+        return self.get("/configs", self._filters(filters))
+
+    # Writes
+    def update_swarm(self, version: int, swarm_spec: dict | None = None, rotate_worker_token: bool = False,
+                     rotate_manager_token: bool = False, rotate_manager_unlock_key: bool = False) -> bool:
+        params = {"version": version, "rotateWorkerToken": str(rotate_worker_token).lower(),
+                  "rotateManagerToken": str(rotate_manager_token).lower(),
+                  "rotateManagerUnlockKey": str(rotate_manager_unlock_key).lower()}
+        self.request("POST", "/swarm/update", params, swarm_spec or {})
+        return True
+
+    def leave_swarm(self, force: bool = False) -> bool:
+        # As the SDK: with force, "not part of a swarm" (406, or 503 on some engines) is done.
+        self.request("POST", "/swarm/leave", {"force": str(force).lower()}, ok=(406, 503) if force else ())
+        return True
+
+    def update_node(self, node_id: str, version: int, node_spec: dict | None = None) -> bool:
+        self.request("POST", f"/nodes/{node_id}/update", {"version": version}, node_spec or {})
+        return True
+
+    def remove_node(self, node_id: str, force: bool = False) -> bool:
+        self.request("DELETE", f"/nodes/{node_id}", {"force": str(force).lower()})
+        return True
+
+    def remove_service(self, service_id: str) -> bool:
+        self.request("DELETE", f"/services/{service_id}")
+        return True
+
+    def remove_network(self, net_id: str) -> None:
+        self.request("DELETE", f"/networks/{net_id}")
+
+    def _create_data(self, kind: str, name: str, data: bytes | str, labels: dict | None) -> dict:
+        raw = data.encode() if isinstance(data, str) else data
+        return self.request("POST", f"/{kind}/create", data={
+            "Name": name, "Data": base64.b64encode(raw).decode(), "Labels": labels or {}})
+
+    def create_secret(self, name: str, data: bytes | str, labels: dict | None = None) -> dict:
+        return self._create_data("secrets", name, data, labels)
+
+    def create_config(self, name: str, data: bytes | str, labels: dict | None = None) -> dict:
+        return self._create_data("configs", name, data, labels)
+
+    def remove_secret(self, secret_id: str) -> bool:
+        self.request("DELETE", f"/secrets/{secret_id}")
+        return True
+
+    def remove_config(self, config_id: str) -> bool:
+        self.request("DELETE", f"/configs/{config_id}")
+        return True
+
+    def post_json(self, path: str, params: dict[str, Any] | None = None, data: Any = None) -> Any:
+        return self.request("POST", path, params, data)
 
 
 def argument_spec(**module_args: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -192,17 +269,15 @@ def check_bounds(module: Any) -> None:
 
 
 class SwarmClient:
-    """A thin wrapper over docker.APIClient bound to an AnsibleModule for errors.
+    """The engine's API bound to an AnsibleModule for errors: a UnixAPI on a local socket (the
+    SDK is not imported), docker.APIClient over ssh:// or tcp://."""
 
-    With `lean=True` (read-only modules) and a local socket, `api` is a UnixAPI and the SDK is
-    not imported; over ssh:// or tcp:// the SDK is used either way."""
-
-    def __init__(self, module: Any, lean: bool = False) -> None:
+    def __init__(self, module: Any) -> None:
         self.module = module
         params = module.params
         check_bounds(module)
         base_url = params["docker_host"]
-        if lean and base_url.startswith("unix://"):
+        if base_url.startswith("unix://"):
             self.api: Any = UnixAPI(base_url[len("unix://"):], params["api_timeout"])
             self.errors: tuple[type[BaseException], ...] = (EngineError,)
             return
@@ -213,7 +288,7 @@ class SwarmClient:
                 "(Debian: apt-get install python3-docker; pip: docker)",
                 exception=_sdk["error"],
             )
-        self.errors = (docker.errors.APIError,)
+        self.errors = (docker.errors.DockerException,)
         try:
             tls = _tls_config(params)
             if tls and base_url.startswith("tcp://"):
@@ -255,10 +330,17 @@ class SwarmClient:
 
     def post_json(self, path: str, *, params: dict[str, Any] | None = None, data: Any = None) -> Any:
         """A raw Engine API POST for what the SDK does not expose (e.g. rollback=previous)."""
+        if isinstance(self.api, UnixAPI):
+            return self.api.post_json(path, params, data)
         url = self.api._url(path)
         resp = self.api._post_json(url, params=params, data=data)
         self.api._raise_for_status(resp)
         return resp.json() if resp.content else None
+
+
+def not_found(exc: Any) -> bool:
+    """Whether an error of either client is the engine's 404."""
+    return getattr(exc, "status_code", None) == 404
 
 
 def explain(exc: Any) -> str:

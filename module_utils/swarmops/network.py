@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import APIError, NotFound
+from .client import not_found
 from .spec import Field, build, diff, get_path, given
 from .wait import Progress, wait_for
 
@@ -128,9 +128,9 @@ def remove_until_gone(client: Any, what: str, remove: Any, timeout: float = 30) 
     def probe() -> Progress:
         try:
             remove()
-        except NotFound:
-            return Progress(True, "gone")
-        except APIError as exc:
+        except client.errors as exc:
+            if not_found(exc):
+                return Progress(True, "gone")
             return Progress(False, f"refused: {getattr(exc, 'explanation', None) or exc}")
         return Progress(False, "removal sent")
 
