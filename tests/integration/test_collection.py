@@ -109,7 +109,7 @@ def test_docs_render_from_the_installed_collection(installed):
     assert "swarmops.swarm.swarm_node" in out
     assert "docker_host" in out  # the doc fragment, resolved by its FQCN
     roles = run(installed, "ansible-doc", "-t", "role", "swarmops.swarm.swarm_cluster").stdout
-    assert "swarm_cluster_advertise_addr" in roles
+    assert "swarm_advertise_addr" in roles
 
 
 def test_playbooks_with_fqcns_only_on_a_lab(installed, make_lab):

@@ -12,7 +12,7 @@ import time
 from lifecycle_support import lab, playbook
 
 # What scale.yml may change on a node that is already a member: only its firewall chain, which
-# in the lab lists every member's address (inventories/lab/group_vars: swarm_cluster_cidrs).
+# in the lab lists every member's address (inventories/lab/group_vars: swarm_firewall_cluster_cidrs).
 FIREWALL_TASK = "swarm_firewall : Accept swarm ports from the cluster and drop them from anywhere else"
 
 
