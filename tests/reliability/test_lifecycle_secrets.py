@@ -110,7 +110,7 @@ def test_lifecycle_playbooks_at_vvv_show_no_secret(own_lab, tmp_path, monkeypatc
     # the others leave their stale state and join again (with the manager token), as does worker3.
     lab.cli("kill", "manager2", "manager3")
     wait_for(lambda: _leaderless(lab, "manager1"), 180, interval=2, what="manager1 to lose its leader")
-    run("recover.yml", "playbooks/recover.yml", "-e", "confirm=yes", "-e", "recover_manager=manager1")
+    run("recover.yml", "playbooks/recover.yml", "-e", "confirm=yes", "-e", "swarm_recover_manager=manager1")
     nodes = wait_for(lambda: (n := lab.nodes()) and all(v["status"] == "Ready" for k, v in n.items()) and n,
                      120, interval=2, what="every node Ready after the recovery")
     assert sorted(nodes) == ["manager1", "manager2", "manager3", "worker1", "worker2"], "no stale entries"
