@@ -115,6 +115,7 @@ class UnixAPI:
         """As the SDK sends them: every value a list of strings (the engine refuses a bare one)."""
         if not filters:
             return None
+
         def strings(v: Any) -> list[str]:
             values = v if isinstance(v, list) else [v]
             return [str(x).lower() if isinstance(x, bool) else str(x) for x in values]
