@@ -36,5 +36,6 @@ options:
     type: int
     default: 60
 requirements:
-  - Docker SDK for Python 5.0 or later on the managed host (Debian 12's C(python3-docker) is 5.0.3).
+  - Docker SDK for Python 5.0 or later on the managed host, only when I(docker_host) is C(ssh://) or C(tcp://)
+    (Debian 12's C(python3-docker) is 5.0.3); the local socket needs none.
 """

@@ -118,7 +118,8 @@ def test_lifecycle_playbooks_at_vvv_show_no_secret(own_lab, tmp_path, monkeypatc
     assert sorted(nodes) == ["manager1", "manager2", "manager3", "worker1", "worker2", "worker3"], "stale entries"
     assert nodes["manager1"]["manager"] == "Leader"
     assert nodes["manager2"]["manager"] == nodes["manager3"]["manager"] == "Reachable"
-    wait_for(lambda: _replicas(lab) == {"probe": "2/2", "demo_web": "2/2"}, 120, interval=2,
+    # The lab inventory's global probe (one task per worker, worker3 included) and its stack.
+    wait_for(lambda: _replicas(lab) == {"probe": "3/3", "demo_web": "2/2"}, 120, interval=2,
              what="the services still defined and running after the recovery")
     values.update(_tokens(lab))
     again = lab.playbook("playbooks/recover.yml", "-e", "confirm=yes", check=False)
