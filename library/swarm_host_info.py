@@ -10,14 +10,14 @@ short_description: One read of a host for every layer to plan from (engine, daem
 description:
   - Read-only, one call per host. Reports whether the engine is installed, running (its API
     answers) and enabled at boot, and its version; C(/etc/docker/daemon.json) as the engine
-    reads it (settings, mode, owner); whether systemd runs the host and the Docker SDK for
-    Python is installed; swarmops' iptables chain (its rules, which parent chains jump to it,
-    what its saved file holds) and what the other firewall backends hold; and, when the engine
-    runs, the swarm membership as M(swarm_info) reports it (on a manager also the nodes).
+    reads it (settings, mode, owner); whether systemd runs the host; swarmops' iptables chain
+    (its rules, which parent chains jump to it, what its saved file holds) and what the other
+    firewall backends hold; and, when the engine runs, the swarm membership as M(swarm_info)
+    reports it (on a manager also the nodes).
   - The roles compare these facts with the inventory on the controller and run a write task
     only where something differs. The call is also the preflight's proof that the host answers.
-  - Talks to the engine with the standard library over its local socket (the Docker SDK is not
-    imported), so it also works, and says so, on a host without the SDK.
+  - Talks to the engine with the standard library over its local socket: the host needs no
+    Docker SDK for Python.
   - Never returns join tokens or the unlock key.
 version_added: "0.2.0"
 author: swarmops (!UNKNOWN)
@@ -99,10 +99,6 @@ systemd:
   description: Whether systemd manages the host.
   returned: always
   type: bool
-sdk:
-  description: Whether the Docker SDK for Python is installed.
-  returned: always
-  type: bool
 firewall:
   description: leftovers (backend -> whether swarmops' rules are there, for the backends not in
     use), firewalld_running, systemd, and with the iptables backend iptables (rules, or null when
@@ -128,7 +124,6 @@ from ansible.module_utils.swarmops.hostread import (  # noqa: E402
     daemon_json,
     iptables_chain,
     leftovers,
-    sdk_installed,
     service_enabled,
     systemd,
 )
@@ -146,8 +141,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
-    result: dict = {"changed": False, "daemon_json": daemon_json(p["daemon_json"]), "systemd": systemd(),
-                    "sdk": sdk_installed()}
+    result: dict = {"changed": False, "daemon_json": daemon_json(p["daemon_json"]), "systemd": systemd()}
     firewall = leftovers(module, [b for b in BACKENDS if b != p["firewall_backend"]], p)
     firewall["systemd"] = result["systemd"]
     # The names it was read with: a role whose names differ reads again rather than trust it.

@@ -1,5 +1,5 @@
 """What a host holds, read without the engine's API: daemon.json, whether the engine is
-installed, running and enabled, systemd, the Docker SDK, and the firewall (swarmops' iptables
+installed, running and enabled, systemd, and the firewall (swarmops' iptables
 chain as iptables and its saved file hold it, and what the other backends hold).
 
 Used by swarm_host_info, the one read per host that every layer plans from; iptables_chain
@@ -10,7 +10,6 @@ commands.
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 import stat
 from typing import Any
@@ -59,11 +58,6 @@ def pid_running(pidfile: str) -> bool:
     """Whether the process a pid file names is alive."""
     text = read_text(pidfile)
     return bool(text and text.strip().isdigit() and os.path.exists(f"/proc/{text.strip()}"))
-
-
-def sdk_installed() -> bool:
-    """Whether the Docker SDK for Python can be imported, found without importing it."""
-    return importlib.util.find_spec("docker") is not None
 
 
 # The iptables chain -------------------------------------------------------------------------
