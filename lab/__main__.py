@@ -38,9 +38,9 @@ import sys
 import time
 from collections.abc import Iterator
 
-from . import engines, image, inventory
+from . import engines, inventory, probe_image
+from .backend import BACKENDS, Backend, backend_for
 from .config import DEFAULT_NAME, DEFAULT_SUBNET, KINDS, STATE_ROOT, Host, LabConfig
-from .hosts import BACKENDS, Backend, backend_for
 from .sh import LabError
 
 
@@ -113,7 +113,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 "run `lab down` first, or `lab add` for one more host"
             )
         # Already up: make sure the images and inventory are there, change nothing else.
-        imported = backend.import_images(lab.hosts, image.build_all())
+        imported = backend.import_images(lab.hosts, probe_image.build_all())
         inventory.write(lab)
         print(
             f"lab {lab.name!r} is already up ({_describe(lab)}); "
@@ -134,7 +134,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     lab.save()
     backend.create(lab.hosts)
     backend.wait_ready(lab.hosts)
-    backend.import_images(lab.hosts, image.build_all())
+    backend.import_images(lab.hosts, probe_image.build_all())
     path = inventory.write(lab)
     took = time.monotonic() - started
     print_status(lab, backend)
@@ -239,7 +239,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     lab.save()
     backend.create([host])
     backend.wait_ready([host])
-    backend.import_images([host], image.build_all())
+    backend.import_images([host], probe_image.build_all())
     inventory.write(lab)
     print(f"added {host.name} ({host.address}) in {time.monotonic() - started:.1f} s; inventory: {lab.inventory}")
     return 0

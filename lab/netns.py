@@ -25,22 +25,25 @@ killed run leaves behind; `cleanup` finds all of it by scanning the machine.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import json
 import os
 import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import engine, engines
-from .config import Host, LabConfig
-from .hosts import Backend, HostStatus, status_from_info
+from .backend import Backend, HostStatus, status_from_info
+from .common import (
+    check_range,
+    ensure_key_and_bridge,
+    parallel,
+    remove_network_and_folders,
+    wait_gone,
+    wait_port,
+)
+from .config import Host
 from .sh import LabError, ok, run
 
 NETNS_DIR = Path("/run/netns")
@@ -82,18 +85,6 @@ UseDNS no
 MaxStartups 200
 MaxSessions 200
 """
-
-
-def _parallel(fn, items: list, workers: int = 16) -> list:
-    """Run fn over items in threads; raise the first error after all have finished."""
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = [pool.submit(fn, item) for item in items]
-    errors = [f.exception() for f in futures if f.exception()]
-    if errors:
-        raise errors[0]
-    return [f.result() for f in futures]
 
 
 def _ns_inode(path: Path | str) -> tuple[int, int] | None:
@@ -144,7 +135,7 @@ class NetnsBackend(Backend):
         missing = [t for t in TOOLS if not shutil.which(t)]
         if missing:
             raise LabError(f"missing tools: {', '.join(missing)}; run `make deps` first")
-        self._check_range()
+        check_range(self.lab)
         lab = self.lab
         raised = raise_neighbour_limits(len(lab.hosts))
         if raised:
@@ -162,9 +153,6 @@ class NetnsBackend(Backend):
         for mountpoint in BOUND_FILES:
             Path(mountpoint).touch(exist_ok=True)
 
-    def _check_range(self) -> None:
-        check_range(self.lab)
-
     def _write_engine_files(self) -> None:
         script = Path("/etc/init.d/docker")
         if not script.exists() or not Path("/usr/sbin/dockerd").exists():
@@ -181,7 +169,7 @@ class NetnsBackend(Backend):
 
     # Hosts ------------------------------------------------------------------------------
     def create(self, hosts: list[Host]) -> None:
-        _parallel(self._create_host, hosts)
+        parallel(self._create_host, hosts)
 
     def _create_host(self, host: Host) -> None:
         lab = self.lab
@@ -292,15 +280,15 @@ class NetnsBackend(Backend):
                 log = self.lab.host_dir(host) / "var-log" / "docker.log"
                 tail = log.read_text()[-800:] if log.exists() else "(no log)"
                 raise LabError(f"{host.name}: the engine did not answer in {timeout}s; docker.log:\n{tail}")
-            if not _wait_port(host.address, 22, timeout):
+            if not wait_port(host.address, 22, timeout):
                 raise LabError(f"{host.name}: sshd did not answer on {host.address}:22")
 
-        _parallel(wait, hosts)
+        parallel(wait, hosts)
 
     def import_images(self, hosts: list[Host], tars: dict[str, bytes]) -> int:
-        from .image import import_missing
+        from .probe_image import import_missing
 
-        return sum(_parallel(lambda h: import_missing(self._sock(h), tars), hosts))
+        return sum(parallel(lambda h: import_missing(self._sock(h), tars), hosts))
 
     # State ------------------------------------------------------------------------------
     def _pid(self, host: Host, pidfile: str) -> int | None:
@@ -322,7 +310,7 @@ class NetnsBackend(Backend):
         )
 
     def status(self, host: Host) -> HostStatus:
-        reachable = _wait_port(host.address, 22, 1)
+        reachable = wait_port(host.address, 22, 1)
         data = engine.info(self._sock(host), timeout=3) if self._netns_path(host).exists() else None
         return status_from_info(host, reachable, data)
 
@@ -333,9 +321,7 @@ class NetnsBackend(Backend):
             os.kill(pid, signal.SIGKILL)
         if not any(pids):
             raise LabError(f"{host.name}: its engine is not running")
-        deadline = time.monotonic() + 10
-        while any(_alive(p) for p in pids if p) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_gone(pids, 10)
         # Lab hosts share the machine's PID space: a dead engine's pidfile soon names some other
         # process, and dockerd then refuses to start ("pid file found"). A crashed server's
         # reboot clears /run; here the pidfiles of the processes just killed go instead.
@@ -347,12 +333,6 @@ class NetnsBackend(Backend):
         if proc.returncode != 0:
             raise LabError(f"{host.name}: service docker restart failed: {proc.stdout}{proc.stderr}")
         self.wait_ready([host], timeout=60)
-
-    def partition(self, host: Host) -> None:
-        run(["ip", "link", "set", self.lab.veth(host), "down"])
-
-    def heal(self, host: Host) -> None:
-        run(["ip", "link", "set", self.lab.veth(host), "up"])
 
     # Removal ----------------------------------------------------------------------------
     def cleanup(self) -> list[str]:
@@ -372,31 +352,7 @@ class NetnsBackend(Backend):
             run(["ip", "netns", "del", name], check=False)
         if netns_names:
             removed.append(f"{len(netns_names)} network namespaces")
-        removed += remove_links_and_rules(lab)
-        if lab.run_dir.exists():
-            shutil.rmtree(lab.run_dir, ignore_errors=True)
-        hosts_dir = lab.state_dir / "hosts"
-        if hosts_dir.exists():
-            shutil.rmtree(hosts_dir, ignore_errors=True)
-            removed.append("host folders")
-        return removed
-
-
-def ensure_key_and_bridge(lab: LabConfig) -> None:
-    """What every backend needs first: the lab's SSH key and its bridge, up and forwarding."""
-    lab.state_dir.mkdir(parents=True, exist_ok=True)
-    if not lab.key_file.exists():
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", lab.tag, "-f", str(lab.key_file)])
-    if not Path(f"/sys/class/net/{lab.bridge}").exists():
-        run(["ip", "link", "add", lab.bridge, "type", "bridge"])
-        run(["ip", "link", "set", lab.bridge, "alias", lab.tag])
-        run(["ip", "addr", "add", f"{lab.gateway}/24", "dev", lab.bridge])
-    run(["ip", "link", "set", lab.bridge, "up"])
-    # Once any engine has run, bridged traffic passes the machine's FORWARD chain
-    # (br_netfilter) whose policy may be DROP: let the lab's hosts reach each other.
-    rule = ["FORWARD", "-i", lab.bridge, "-o", lab.bridge, "-m", "comment", "--comment", lab.tag, "-j", "ACCEPT"]
-    if not ok(["iptables", "-w", "-C", *rule]):
-        run(["iptables", "-w", "-I", *rule])
+        return removed + remove_network_and_folders(lab, "host folders")
 
 
 def neighbour_limits(hosts: int) -> tuple[int, int, int]:
@@ -436,49 +392,6 @@ def raise_neighbour_limits(hosts: int, sysctl_dir: Path = NEIGH_SYSCTL) -> str:
     )
 
 
-def check_range(lab: LabConfig) -> None:
-    """Refuse a subnet or bridge name that something other than this lab uses."""
-    links = {link["ifname"]: link for link in json.loads(run(["ip", "-j", "link", "show"]).stdout)}
-    mine = links.get(lab.bridge)
-    if mine is not None and mine.get("ifalias") != lab.tag:
-        raise LabError(
-            f"bridge {lab.bridge} exists and is not this lab's ({lab.tag}); choose another with --bridge"
-        )
-    for addr in json.loads(run(["ip", "-j", "-4", "addr", "show"]).stdout):
-        if addr["ifname"] == lab.bridge:
-            continue
-        for info in addr.get("addr_info", []):
-            net = ipaddress.IPv4Network(f"{info['local']}/{info['prefixlen']}", strict=False)
-            if net.overlaps(lab.network):
-                raise LabError(
-                    f"subnet {lab.subnet} overlaps {net} on {addr['ifname']}; choose another with --subnet"
-                )
-    for route in json.loads(run(["ip", "-j", "-4", "route", "show"]).stdout):
-        dst = route.get("dst", "")
-        if dst in ("", "default") or route.get("dev") == lab.bridge:
-            continue
-        if ipaddress.IPv4Network(dst, strict=False).overlaps(lab.network):
-            raise LabError(f"subnet {lab.subnet} overlaps route {dst}; choose another with --subnet")
-
-
-def remove_links_and_rules(lab: LabConfig) -> list[str]:
-    """Delete the lab's bridge, its ports (`BRIDGE-OCTET`: veths or taps) and its iptables rules."""
-    removed = []
-    for link in json.loads(run(["ip", "-j", "link", "show"]).stdout):
-        ifname = link["ifname"].split("@")[0]
-        if ifname.startswith(f"{lab.bridge}-") or (ifname == lab.bridge and link.get("ifalias") == lab.tag):
-            run(["ip", "link", "del", ifname], check=False)
-            removed.append(f"link {ifname}")
-    rules = run(["iptables", "-w", "-S"], check=False).stdout.splitlines()
-    for rule in rules:
-        if f'"{lab.tag}"' in rule or f" {lab.tag} " in rule + " ":
-            spec = shlex.split(rule)
-            if spec and spec[0] == "-A":
-                run(["iptables", "-w", "-D", *spec[1:]], check=False)
-                removed.append("an iptables rule")
-    return removed
-
-
 def _netns_list() -> list[str]:
     out = run(["ip", "netns", "list"], check=False).stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
@@ -494,14 +407,6 @@ def _mounts_under(root: Path) -> list[str]:
             if target == prefix or target.startswith(prefix + "/"):
                 found.append(target)
     return sorted(set(found), key=len, reverse=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
 
 
 def _kill_namespace_processes(inodes: set[tuple[int, int]]) -> int:
@@ -531,19 +436,5 @@ def _kill_namespace_processes(inodes: set[tuple[int, int]]) -> int:
     for pid in victims:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in victims if Path(f"/proc/{p}").exists()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_gone(victims, 10)
     return len(victims)
-
-
-def _wait_port(address: str, port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((address, port), timeout=1):
-                return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.1)

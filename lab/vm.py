@@ -28,15 +28,23 @@ import hashlib
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 from . import engine, vmimage
+from .backend import Backend, HostStatus, status_from_info
+from .common import (
+    alive,
+    check_range,
+    cmdline,
+    ensure_key_and_bridge,
+    parallel,
+    remove_network_and_folders,
+    stop,
+    wait_port,
+)
 from .config import Host
-from .hosts import Backend, HostStatus, status_from_info
-from .netns import _alive, _parallel, _wait_port, check_range, ensure_key_and_bridge, remove_links_and_rules
 from .sh import LabError, run
 from .vmimage import CACHE_ROOT
 
@@ -104,33 +112,14 @@ def accelerator(kernel: Path) -> str:
     return verdict
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
 def _processes() -> dict[int, tuple[str, list[str]]]:
     """pid -> (comm, argv) of every process on the machine."""
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                found[int(entry.name)] = ((entry / "comm").read_text().strip(), _cmdline(int(entry.name)))
+                found[int(entry.name)] = ((entry / "comm").read_text().strip(), cmdline(int(entry.name)))
     return found
-
-
-def _stop(pids: list[int], grace: float = 10) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(_alive(p) for p in pids if Path(f"/proc/{p}").exists()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class VmBackend(Backend):
@@ -190,9 +179,9 @@ class VmBackend(Backend):
         pidfile = lab.run_dir / "apt-proxy.pid"
         with contextlib.suppress(OSError, ValueError):
             pid = int(pidfile.read_text())
-            if _alive(pid) and str(lab.run_dir) in " ".join(_cmdline(pid)):
+            if alive(pid) and str(lab.run_dir) in " ".join(cmdline(pid)):
                 return
-        if _wait_port(lab.gateway, PROXY_PORT, 0.5):
+        if wait_port(lab.gateway, PROXY_PORT, 0.5):
             raise LabError(
                 f"something else listens on {lab.gateway}:{PROXY_PORT}: the lab runs its apt proxy there"
             )
@@ -218,14 +207,14 @@ class VmBackend(Backend):
         with open(logs / "stdout.log", "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         pidfile.write_text(f"{proc.pid}\n")
-        if not _wait_port(lab.gateway, PROXY_PORT, 20) or proc.poll() is not None:
+        if not wait_port(lab.gateway, PROXY_PORT, 20) or proc.poll() is not None:
             raise LabError(f"the apt proxy did not listen on {lab.gateway}:{PROXY_PORT}; see {logs}")
 
     # Hosts --------------------------------------------------------------------------------
     def create(self, hosts: list[Host]) -> None:
         if not hasattr(self, "image"):
             self.prepare()
-        _parallel(self._boot, hosts)
+        parallel(self._boot, hosts)
 
     def _boot(self, host: Host) -> None:
         lab, hd = self.lab, self._dir(host)
@@ -285,7 +274,7 @@ class VmBackend(Backend):
             while True:
                 if self._qemu_pid(host) is None:
                     raise LabError(f"{host.name}: its VM exited; console: {self._console_tail(host)}")
-                if _wait_port(host.address, 22, 2) and self._ssh(host, "true", timeout=30).returncode == 0:
+                if wait_port(host.address, 22, 2) and self._ssh(host, "true", timeout=30).returncode == 0:
                     break
                 if time.monotonic() >= deadline:
                     raise LabError(
@@ -295,7 +284,7 @@ class VmBackend(Backend):
                 time.sleep(2)
             self._ensure_forward(host)
 
-        _parallel(wait, hosts)
+        parallel(wait, hosts)
 
     def _console_tail(self, host: Host) -> str:
         log = self._dir(host) / "console.log"
@@ -307,7 +296,7 @@ class VmBackend(Backend):
         pidfile = self._dir(host) / "forward.pid"
         with contextlib.suppress(OSError, ValueError):
             pid = int(pidfile.read_text())
-            if _alive(pid) and f"{sock}:/run/docker.sock" in _cmdline(pid) and Path(sock).exists():
+            if alive(pid) and f"{sock}:/run/docker.sock" in cmdline(pid) and Path(sock).exists():
                 return
         Path(sock).unlink(missing_ok=True)
         argv = [
@@ -325,13 +314,13 @@ class VmBackend(Backend):
     def import_images(self, hosts: list[Host], tars: dict[str, bytes]) -> int:
         """Import missing probe images into engines that run. A VM without an engine yet gets
         them from the image's drop-in when the role installs and starts the engine."""
-        from .image import import_missing
+        from .probe_image import import_missing
 
         def one(host: Host) -> int:
             self._ensure_forward(host)
             return import_missing(self._sock(host), tars) if engine.ping(self._sock(host), 10) else 0
 
-        return sum(_parallel(one, hosts))
+        return sum(parallel(one, hosts))
 
     # State --------------------------------------------------------------------------------
     def _qemu_pid(self, host: Host) -> int | None:
@@ -339,20 +328,20 @@ class VmBackend(Backend):
             pid = int((self._dir(host) / "qemu.pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        argv = _cmdline(pid)
-        return pid if _alive(pid) and self._vm_name(host) in argv else None
+        argv = cmdline(pid)
+        return pid if alive(pid) and self._vm_name(host) in argv else None
 
     def healthy(self, host: Host) -> bool:
         return (
             self._qemu_pid(host) is not None
             and Path(f"/sys/class/net/{self.lab.veth(host)}").exists()
-            and _wait_port(host.address, 22, 3)
+            and wait_port(host.address, 22, 3)
         )
 
     def status(self, host: Host) -> HostStatus:
         if self._qemu_pid(host) is None:
             return HostStatus(host, False, False, "-")
-        reachable = _wait_port(host.address, 22, 2)
+        reachable = wait_port(host.address, 22, 2)
         if reachable:
             self._ensure_forward(host)
         data = engine.info(self._sock(host), timeout=10) if reachable else None
@@ -374,12 +363,6 @@ class VmBackend(Backend):
         if not engine.wait_ping(self._sock(host), 120):
             raise LabError(f"{host.name}: the engine did not answer within 120 s of its restart")
 
-    def partition(self, host: Host) -> None:
-        run(["ip", "link", "set", self.lab.veth(host), "down"])
-
-    def heal(self, host: Host) -> None:
-        run(["ip", "link", "set", self.lab.veth(host), "up"])
-
     # Removal ------------------------------------------------------------------------------
     def cleanup(self) -> list[str]:
         lab = self.lab
@@ -394,16 +377,9 @@ class VmBackend(Backend):
             elif comm in ("ssh", "apt-cacher-ng"):
                 helpers.append(pid)
         if vms:
-            _stop(vms)
+            stop(vms)
             removed.append(f"{len(vms)} VMs")
         if helpers:
-            _stop(helpers, grace=3)
+            stop(helpers, grace=3)
             removed.append(f"{len(helpers)} helper processes (apt proxy, SSH forwards)")
-        removed += remove_links_and_rules(lab)
-        if lab.run_dir.exists():
-            shutil.rmtree(lab.run_dir, ignore_errors=True)
-        hosts_dir = lab.state_dir / "hosts"
-        if hosts_dir.exists():
-            shutil.rmtree(hosts_dir, ignore_errors=True)
-            removed.append("host folders and disk overlays")
-        return removed
+        return removed + remove_network_and_folders(lab, "host folders and disk overlays")

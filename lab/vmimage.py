@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import image as probe
+from . import probe_image as probe
 from .sh import LabError, cache_lock, run
 
 CACHE_ROOT = Path(os.environ.get("SWARMOPS_LAB_CACHE", "/var/cache/swarmops-lab"))

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from lab import inventory, vmimage
+from lab.backend import backend_for
 from lab.config import LabConfig
-from lab.hosts import backend_for
 from lab.sh import LabError
 from lab.vm import VmBackend
 

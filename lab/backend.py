@@ -1,7 +1,8 @@
 """The one interface every lab backend implements, in the spirit of kind's node providers.
 
-The verbs in `__main__` speak only to this interface; a backend decides what a host is
-(a set of namespaces, a qemu VM) and how to create, break and remove it.
+The verbs in `__main__` and the tests speak only to this interface; a backend decides what a
+host is (a set of namespaces: lab/netns.py; a qemu VM: lab/vm.py) and how to create, break and
+remove it. What backends share lives in lab/common.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 
 from .config import Host, LabConfig
-from .sh import LabError
+from .sh import LabError, run
 
 BACKENDS = ("netns", "vm")
 
@@ -54,26 +55,44 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def create(self, hosts: list[Host]) -> None:
-        """Create and boot these hosts, start sshd and the engine, and wait until they answer."""
+        """Create and boot these hosts (netns: namespaces, sshd and the engine started in them;
+        vm: a qemu VM each, booting from the base image), without waiting for them."""
+
+    @abc.abstractmethod
+    def wait_ready(self, hosts: list[Host], timeout: float = 60) -> None:
+        """Wait until every host answers: sshd on its address and, where the host has one, its
+        engine (netns: always; vm: the SSH forward to the engine's socket is set up, the engine
+        itself comes with the docker_engine role). Raise LabError naming the host otherwise."""
+
+    @abc.abstractmethod
+    def import_images(self, hosts: list[Host], tars: dict[str, bytes]) -> int:
+        """Load the lab's probe images (lab/probe_image.py) into the hosts' running engines
+        where missing; return how many were loaded (vm: a VM without an engine yet gets them
+        from its image when the engine starts)."""
 
     @abc.abstractmethod
     def healthy(self, host: Host) -> bool:
-        """True when the host exists with sshd and its engine running."""
+        """True when the host exists and answers (netns: sshd and the engine run; vm: the VM
+        runs and sshd answers)."""
 
     @abc.abstractmethod
-    def status(self, host: Host) -> HostStatus: ...
+    def status(self, host: Host) -> HostStatus:
+        """Whether sshd answers, and what the host's engine says of itself and the swarm."""
 
     @abc.abstractmethod
     def exec(self, host: Host, argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run a command on the host as root, without going through SSH."""
+        """Run a command on the host as root (netns: nsenter into its namespaces; vm: over SSH)."""
 
     @abc.abstractmethod
     def docker_host(self, host: Host) -> str:
-        """A DOCKER_HOST value that reaches this host's engine from the machine."""
+        """A DOCKER_HOST value that reaches this host's engine from the machine (a unix socket:
+        netns: the engine's own; vm: an SSH forward to the VM's /run/docker.sock)."""
 
     @abc.abstractmethod
     def kill_engine(self, host: Host) -> None:
-        """Kill the host's engine at once (SIGKILL), as a crash would."""
+        """Stop the host's engine at once, as a crash would: netns: SIGKILL to dockerd and
+        containerd; vm: `systemctl stop docker.socket docker.service` (systemd would start a
+        killed engine again). Either way the managers see the node Down."""
 
     @abc.abstractmethod
     def restart_engine(self, host: Host) -> None:
@@ -83,13 +102,13 @@ class Backend(abc.ABC):
         """Make the host's next engine start run host.engine (without restarting it)."""
         raise LabError(f"the {self.name} backend installs engines with apt: no lab engine swap")
 
-    @abc.abstractmethod
     def partition(self, host: Host) -> None:
-        """Cut the host off the lab network."""
+        """Cut the host off the lab network: its port on the bridge (veth or tap) goes down."""
+        run(["ip", "link", "set", self.lab.veth(host), "down"])
 
-    @abc.abstractmethod
     def heal(self, host: Host) -> None:
         """Put a partitioned host back on the lab network."""
+        run(["ip", "link", "set", self.lab.veth(host), "up"])
 
 
 def backend_for(lab: LabConfig) -> Backend:
