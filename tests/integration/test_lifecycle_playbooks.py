@@ -74,7 +74,7 @@ def test_a_failed_upgrade_puts_the_node_back_to_active(lab: Lab):
 
 
 def test_backup_of_an_autolocked_manager_keeps_the_key_private(lab: Lab, tmp_path: Path):
-    run = lab.playbook("playbooks/backup.yml", "-vvv", "-e", f"backup_dir={tmp_path}", *AUTOLOCK)
+    run = lab.playbook("playbooks/backup.yml", "-vvv", "-e", f"swarm_backup_dir={tmp_path}", *AUTOLOCK)
     assert_no_secrets(run.stdout + run.stderr)
     ok(run)
     files = sorted(p.name for p in tmp_path.iterdir())

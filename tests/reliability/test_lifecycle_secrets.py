@@ -133,7 +133,7 @@ def test_lifecycle_playbooks_at_vvv_show_no_secret(own_lab, tmp_path, monkeypatc
     assert unlock.startswith("SWMKEY-1-")
     values.add(unlock)
     backups = tmp_path / "backups"
-    run("backup.yml", "playbooks/backup.yml", "-e", f"backup_dir={backups}")
+    run("backup.yml", "playbooks/backup.yml", "-e", f"swarm_backup_dir={backups}")
     stored = list(backups.glob("*.unlock-key"))
     assert len(stored) == 1 and stored[0].read_text().strip() == unlock
     values.update(_tokens(lab))
