@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any
 
 try:  # in the collection, module_utils is a package of it (collection/build.py points this there)
-    from ansible.module_utils.swarmops import quorum
-except ImportError:  # in the tree, module_utils/ is not on the controller's path: load the one file
-    _spec = importlib.util.spec_from_file_location(
-        "swarmops_quorum", Path(__file__).resolve().parents[2] / "module_utils" / "swarmops" / "quorum.py")
-    quorum = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec)  # dataclasses look it up
-    _spec.loader.exec_module(quorum)
+    from ansible.module_utils.swarmops import quorum, swarm_settings
+except ImportError:  # in the tree, module_utils/ is not on the controller's path: load the files
+
+    def _module_util(name: str) -> Any:
+        spec = importlib.util.spec_from_file_location(
+            f"swarmops_{name}", Path(__file__).resolve().parents[2] / "module_utils" / "swarmops" / f"{name}.py")
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+        spec.loader.exec_module(module)
+        return module
+
+    quorum, swarm_settings = _module_util("quorum"), _module_util("swarm_settings")
 
 
 def in_networks(address: str, cidrs: list[str]) -> bool:
@@ -404,10 +409,42 @@ def iptables_plan(firewall: dict[str, Any] | None, rules: list[str], jump_from: 
     return reasons
 
 
+def swarm_settings_plan(info: dict[str, Any] | None, settings: dict[str, Any],
+                        init_only: dict[str, Any] | None = None) -> list[str]:
+    """Why the bootstrap manager's `swarm` task must run; [] when it would change nothing.
+
+    `info` is the manager's membership as swarm_info reports it (the preflight's read),
+    `settings` the swarm settings asked for (the `swarm` module's options; None: not managed),
+    `init_only` the options fixed when the swarm is created (default_addr_pool, subnet_size,
+    advertise_addr), which the module only warns about: a difference there is a reason too, so
+    the warning is still given. A bad value is a reason, so the module's own error names it."""
+    info = info or {}
+    if not info.get("is_manager") or not info.get("has_leader") or not info.get("swarm"):
+        state = (info.get("local") or {}).get("state", "unknown")
+        return [f"no swarm settings to compare: this node is {state}, not a manager of a swarm with a leader"]
+    try:
+        wanted = swarm_settings.validate({k: v for k, v in settings.items() if v is not None})
+    except ValueError as exc:
+        return [str(exc)]
+    current = info["swarm"].get("settings") or {}
+    shown = swarm_settings.shown(wanted)
+    reasons = [f"{name} is {current.get(name)}, asked {value}" for name, value in shown.items()
+               if current.get(name) != value]
+    swarm = info["swarm"]
+    inspect = {"DefaultAddrPool": swarm.get("default_addr_pool"), "SubnetSize": swarm.get("subnet_size"),
+               "DataPathPort": swarm.get("data_path_port")}
+    given = {k: v for k, v in (init_only or {}).items() if v not in (None, "", [])}
+    try:
+        reasons += swarm_settings.init_only_mismatches(inspect, (info.get("local") or {}).get("node_addr", ""), given)
+    except ValueError as exc:
+        reasons.append(str(exc))
+    return reasons
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
-                "swarmops_engine_plan": engine_plan,
+                "swarmops_engine_plan": engine_plan, "swarmops_swarm_settings_plan": swarm_settings_plan,
                 "swarmops_majority": quorum.majority, "swarmops_failures_tolerated": quorum.failures_tolerated,
                 "swarmops_engine_setting_errors": engine_setting_errors,
                 "swarmops_firewall_setting_errors": firewall_setting_errors, "swarmops_iptables_plan": iptables_plan,
