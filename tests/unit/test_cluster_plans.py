@@ -1,28 +1,10 @@
 """Pure parts of the modules themselves: CA plan, token rotation, secret hand-over."""
 
-import importlib
-import importlib.util
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
+from ansible.module_utils.swarmops.cluster import find_node, fingerprint, hand_over
 
-REPO = Path(__file__).resolve().parents[2]
-ansible.module_utils.__path__.append(str(REPO / "module_utils"))
+from library import swarm_ca, swarm_token
 
-cluster = importlib.import_module("ansible.module_utils.swarmops.cluster")
-find_node, fingerprint, hand_over = cluster.find_node, cluster.fingerprint, cluster.hand_over
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"cluster_{name}", REPO / "library" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-swarm_ca = load("swarm_ca")
-swarm_token = load("swarm_token")
 ROOT = "-----BEGIN CERTIFICATE-----\nAAAA\nBBBB\n-----END CERTIFICATE-----\n"
 OTHER = "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n"
 SPEC = {"Name": "default", "CAConfig": {"NodeCertExpiry": 90 * 86400 * 10**9, "ForceRotate": 1}}

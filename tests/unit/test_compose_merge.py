@@ -4,15 +4,11 @@ and read from disk with errors naming the option and the path. No engine."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from module_utils.swarmops import compose as C
-from module_utils.swarmops.spec import SpecError
+from ansible.module_utils.swarmops import compose as C
+from ansible.module_utils.swarmops.spec import SpecError
 
 BASE = {
     "version": "3.8",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from module_utils.swarmops.daemon_config import parse, refused_keys, render, rewrite_reason
-from module_utils.swarmops.ufw import parse_added
+from ansible.module_utils.swarmops.daemon_config import parse, refused_keys, render, rewrite_reason
+from ansible.module_utils.swarmops.ufw import parse_added
 
 WANTED = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
 

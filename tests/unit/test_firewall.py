@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from library import firewalld_policy, iptables_chain, nft_table
 from plugins.filter.swarmops import bad_networks, firewall_rules, in_networks, nft_rules
-
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
-iptables_chain = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(iptables_chain)
-spec = importlib.util.spec_from_file_location("nft_table", REPO / "library" / "nft_table.py")
-nft_table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(nft_table)
 
 NODE = [["tcp", 7946], ["udp", 7946], ["udp", 4789]]
 
@@ -166,9 +156,8 @@ def test_ufw_rules_are_written_as_ufw_shows_them():
 
 
 def test_ufw_show_added_parsing_keeps_only_the_tagged_rules():
-    spec = importlib.util.spec_from_file_location("ufw_rules", REPO / "library" / "ufw_rules.py")
-    ufw = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ufw)
+    from library import ufw_rules as ufw
+
     out = ("Added user rules (see 'ufw status' for running firewall):\n"
            "ufw allow 22/tcp\n"
            "ufw allow from 10.0.0.5 to any port 2377 proto tcp comment 'swarmops'\n"
@@ -182,11 +171,6 @@ def test_ufw_show_added_parsing_keeps_only_the_tagged_rules():
 def test_bad_networks_names_what_is_not_a_network():
     assert bad_networks(["10.203.0.0/24", "10.203.0.11/32", "10.203.0.12"]) == []
     assert bad_networks(["10.203.0.0/24", "not-a-network", "10.0.0.0/33"]) == ["not-a-network", "10.0.0.0/33"]
-
-
-spec = importlib.util.spec_from_file_location("firewalld_policy", REPO / "library" / "firewalld_policy.py")
-firewalld_policy = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(firewalld_policy)
 
 
 def test_firewalld_rules_say_what_the_iptables_rules_say():

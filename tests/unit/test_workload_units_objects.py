@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import base64
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from module_utils.swarmops import compose as C
-from module_utils.swarmops import network as N
-from module_utils.swarmops import spec as S
-from module_utils.swarmops import versioned as V
-from module_utils.swarmops.service import NAME_LABEL, VERSION_LABEL
+from ansible.module_utils.swarmops import compose as C
+from ansible.module_utils.swarmops import network as N
+from ansible.module_utils.swarmops import spec as S
+from ansible.module_utils.swarmops import versioned as V
+from ansible.module_utils.swarmops.service import NAME_LABEL, VERSION_LABEL
 
 COMPOSE = {
     "version": "3.8",
