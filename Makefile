@@ -121,9 +121,9 @@ reliability: deps
 	$(PY) -m pytest tests/reliability -q -rfEs --durations=0
 
 # The whole suite; every lab it makes is torn down by its fixtures, pass or fail. The lab
-# tests run on two pytest workers, each with labs and /24s of its own (tests/labtools.py):
-# much of their time is spent waiting on engines. (Keep this order: tests/reliability's modules
-# `from conftest import ...`, which found tests/integration's conftest when reliability came first.)
+# tests run on two pytest workers, each with labs and /24s of its own (tests/support/lab.py):
+# much of their time is spent waiting on engines. (The order of the directories does not matter:
+# tests/conftest.py alone sets the import path, and shared helpers are the tests/support package.)
 # The benchmarks run once as a smoke test (numbers to bench/out/, not bench/results.md). Then
 # the VM stage.
 test: deps

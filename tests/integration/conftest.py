@@ -15,13 +15,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from labtools import PREFIX, REPO, SHARED_ENGINES, Lab, subnet
+from support.lab import PREFIX, REPO, SHARED_ENGINES, Lab, subnet
 
 
 def engines_unavailable(series: set[str]) -> str:

@@ -10,7 +10,7 @@ import time
 
 import docker
 import pytest
-from cluster_support import run, wait_nodes
+from support.cluster import run, wait_nodes
 
 ACTIVE = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}
 

@@ -12,8 +12,8 @@ import re
 import subprocess
 
 import pytest
-from cluster_support import engine_state, no_secrets, run, wait_nodes
-from labtools import PREFIX, Lab, subnet
+from support.cluster import engine_state, no_secrets, run, wait_nodes
+from support.lab import PREFIX, Lab, subnet
 
 FAKE_TOKEN = "SWMTKN-1-" + "0" * 50 + "-" + "a" * 25
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from labtools import REPO, recap
+from support.lab import REPO, recap
 
 GALAXY = yaml.safe_load((REPO / "collection/galaxy.yml").read_text())
 TARBALL = REPO / "build" / f"{GALAXY['namespace']}-{GALAXY['name']}-{GALAXY['version']}.tar.gz"

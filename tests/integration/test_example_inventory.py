@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from labtools import REPO, Lab, recap, total_changed
+from support.lab import REPO, Lab, recap, total_changed
 
 EXAMPLE = REPO / "inventories" / "example"
 

@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from labtools import SHARED_ENGINES, Lab, wait_for
+from support.lab import SHARED_ENGINES, Lab, wait_for
 
 from lab.netns import neighbour_limits, raise_neighbour_limits
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from labtools import PREFIX, Lab, recap, subnet, total_changed, wait_for
+from support.lab import PREFIX, Lab, recap, subnet, total_changed, wait_for
 
 SECRET = re.compile(r"SWMTKN-|SWMKEY-|BEGIN [A-Z ]*PRIVATE KEY")
 AUTOLOCK = ("-e", "swarm_cluster_autolock=true")

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from labtools import REPO, Lab, recap, total_changed, wait_for
+from support.lab import REPO, Lab, recap, total_changed, wait_for
 
 SWARM = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 
@@ -30,7 +30,7 @@ def _can_connect(lab: Lab, source: str, target: str, port: int) -> bool:
 @pytest.fixture(scope="module")
 def site_lab():
     """A fresh lab of its own, with lb1 and outsider1, on which site.yml runs for real."""
-    from labtools import PREFIX, subnet
+    from support.lab import PREFIX, subnet
 
     lab = Lab(f"{PREFIX}site", subnet(10))
     lab.cli("down", check=False)

@@ -6,8 +6,8 @@ checked. Service-to-service traffic uses dnsrr and `tasks.NAME` (no IPVS for VIP
 
 from __future__ import annotations
 
-from labtools import wait_for
-from workload_helpers import cleanup, ok, run
+from support.lab import wait_for
+from support.workload import cleanup, ok, run
 
 
 def running_task(lab, service: str) -> dict:

@@ -10,8 +10,8 @@ import time
 from datetime import datetime
 from itertools import pairwise
 
-from labtools import wait_for
-from workload_helpers import cleanup, http_get, ok, run, service_image
+from support.lab import wait_for
+from support.workload import cleanup, http_get, ok, run, service_image
 
 FAST = {"parallelism": 1, "delay": "1s", "monitor": "1s"}
 

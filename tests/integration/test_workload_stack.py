@@ -6,8 +6,8 @@ import base64
 import copy
 import shlex
 
-from labtools import wait_for
-from workload_helpers import http_get, ok, run
+from support.lab import wait_for
+from support.workload import http_get, ok, run
 
 COMPOSE = {
     "version": "3.8",

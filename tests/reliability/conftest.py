@@ -11,41 +11,20 @@ for inputs that need a lone manager (demote or leave the last one) or a host tha
 
 Destructive tests (faults) make labs of their own with `own_lab`.
 
-Names and subnets: SWARMOPS_TEST_PREFIX + "r..." and SWARMOPS_TEST_NET + 20 onwards, so
-that the suite runs in one pytest session with tests/integration (which takes NET + 0..19)
-without sharing a lab or a /24.
+Names and subnets (support.reliability.lab_for): SWARMOPS_TEST_PREFIX + "r..." and
+SWARMOPS_TEST_NET + 20 onwards, so that the suite runs in one pytest session with
+tests/integration (which takes NET + 0..19) without sharing a lab or a /24.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from labtools import NET_BASE, PREFIX, Lab, subnet
-
-OFFSET = 20  # first /24 of this suite, above tests/integration's
-OFFSETS = {"converged": 0, "single": 1, "kill-site": 2, "kill-update": 3, "partition": 4, "upgrade": 5,
-           "lifecycle-secrets": 6}
-MEMBERS = ["manager1", "manager2", "manager3", "worker1", "worker2"]
-
-
-def lab_for(key: str) -> Lab:
-    """The lab of one role in this suite: name PREFIX + 'r' + short key, its own /24."""
-    offset = OFFSET + OFFSETS[key]
-    if NET_BASE + offset > 254:
-        raise pytest.UsageError(f"SWARMOPS_TEST_NET={NET_BASE} leaves no room for the reliability labs "
-                                f"(10.203.{NET_BASE + offset}.0/24); use 234 or less")
-    # Lab bridges are named from the first 7 characters of the name: keep names short.
-    short = {"converged": "c", "single": "s", "kill-site": "k1", "kill-update": "k2", "partition": "p",
-             "upgrade": "u", "lifecycle-secrets": "ls"}[key]
-    return Lab(f"{PREFIX}r{short}", subnet(offset))
+from support.lab import Lab
+from support.reliability import Converged, lab_for
+from support.snapshot import snapshot
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,32 +34,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-class Converged:
-    """The converged lab and what happened on the way there."""
-
-    def __init__(self, lab: Lab):
-        self.lab = lab
-        self.fresh_before: dict = {}
-        self.fresh_after: dict = {}
-        self.check_run = None
-        self.site_run = None
-        self.site_seconds = 0.0
-        self.log_path = Path()
-
-
 @pytest.fixture(scope="session")
 def converged(tmp_path_factory) -> Converged:
-    import support
-
     lab = lab_for("converged")
     lab.cli("down", check=False)
     try:
         lab.up(managers=3, workers=2, lb=1, outsiders=1)
         record = Converged(lab)
         # Check mode on the fresh lab first: it must change nothing on any host.
-        record.fresh_before = support.snapshot(lab, objects=True)
+        record.fresh_before = snapshot(lab, objects=True)
         record.check_run = lab.playbook("site.yml", "--check", "--diff", check=False)
-        record.fresh_after = support.snapshot(lab, objects=True)
+        record.fresh_after = snapshot(lab, objects=True)
         # Then the real bootstrap, at -vvv and with Ansible's own log, which the secrets scan reads.
         record.log_path = tmp_path_factory.mktemp("converged") / "ansible.log"
         os.environ["ANSIBLE_LOG_PATH"] = str(record.log_path)

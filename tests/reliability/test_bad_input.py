@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-import support
-from bad_inputs import CASES, Case
-from labtools import Lab
-from secret_scan import scan
+from support.bad_inputs import CASES, Case
+from support.lab import Lab
+from support.runs import run_role, run_task
+from support.secret_scan import scan
+from support.snapshot import diff_keys, snapshot
 
 
 def _param(case: Case):
@@ -36,7 +37,7 @@ def _error_text(output: str) -> str:
 
 def _settled(lab: Lab, last: dict | None, reads: int = 10) -> dict:
     for _ in range(reads):
-        now = support.snapshot(lab)
+        now = snapshot(lab)
         if now == last:
             return now
         last = now
@@ -50,11 +51,11 @@ def test_bad_input_fails_clearly_and_changes_nothing(case: Case, request, snapsh
     # leaves a node entry that the managers remove a moment later.
     before = _settled(lab, snapshots.get(lab.name))
     if case.kind == "module":
-        run = support.run_task(lab, tmp_path, case.hosts, case.target, case.args, name=case.id,
-                               task_extra=case.extra)
+        run = run_task(lab, tmp_path, case.hosts, case.target, case.args, name=case.id,
+                       task_extra=case.extra)
     else:
-        run = support.run_role(lab, tmp_path, case.hosts, case.target, case.args, name=case.id)
-    after = support.snapshot(lab)
+        run = run_role(lab, tmp_path, case.hosts, case.target, case.args, name=case.id)
+    after = snapshot(lab)
     snapshots[lab.name] = after
     output = run.stdout + run.stderr
     errors = _error_text(output)
@@ -64,7 +65,7 @@ def test_bad_input_fails_clearly_and_changes_nothing(case: Case, request, snapsh
         assert word.lower() in errors.lower(), f"{case.id}: {word!r} not in the error: {errors[:2000]}"
     assert "Traceback" not in output, f"{case.id}: a traceback instead of a message:\n{output[-3000:]}"
     assert not scan(output), f"{case.id}: secret material in the output: {scan(output)}"
-    assert before == after, f"{case.id} changed: {support.diff_keys(before, after)}"
+    assert before == after, f"{case.id} changed: {diff_keys(before, after)}"
 
 
 def test_the_table_is_big_enough():

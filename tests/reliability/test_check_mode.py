@@ -10,9 +10,9 @@ full snapshot of support.snapshot on every host, including the outsider.
 
 from __future__ import annotations
 
-import support
-from conftest import Converged
-from labtools import recap, total_changed
+from support.lab import recap, total_changed
+from support.reliability import Converged
+from support.snapshot import diff_keys
 
 
 def test_check_on_a_fresh_lab_predicts_work_and_changes_nothing(converged: Converged):
@@ -24,4 +24,4 @@ def test_check_on_a_fresh_lab_predicts_work_and_changes_nothing(converged: Conve
     before, after = converged.fresh_before, converged.fresh_after
     assert sorted(before["hosts"]) == sorted(converged.lab.hosts)  # every host, outsider1 included
     assert all(h["swarm"].startswith("inactive") for h in before["hosts"].values())
-    assert before == after, support.diff_keys(before, after)  # ...and does none of it
+    assert before == after, diff_keys(before, after)  # ...and does none of it

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import time
 
-import support
-from labtools import Lab
-from secret_scan import scan
+from support.lab import Lab
+from support.runs import run_task
+from support.secret_scan import scan
 
 SERVICE = "refusal-web"
 
@@ -29,8 +29,8 @@ def _availability(lab: Lab) -> dict[str, str]:
 
 def _drain(lab: Lab, tmp_path, node: str, **extra) -> tuple[object, str, float]:
     start = time.monotonic()
-    run = support.run_task(lab, tmp_path, "manager1", "swarm_node", {"node": node, "availability": "drain", **extra},
-                           name=f"drain-{node}")
+    run = run_task(lab, tmp_path, "manager1", "swarm_node", {"node": node, "availability": "drain", **extra},
+                   name=f"drain-{node}")
     return run, run.stdout + run.stderr, time.monotonic() - start
 
 

@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-from conftest import MEMBERS
-from labtools import Lab, recap, total_changed, wait_for
-from support import stream_playbook
+from support.lab import Lab, recap, total_changed, wait_for
+from support.reliability import MEMBERS
+from support.runs import stream_playbook
 
 
 def _swarm_view(lab: Lab, via: str = "manager1") -> dict[str, tuple[str, str]]:

@@ -15,8 +15,8 @@ import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import MEMBERS
-from labtools import Lab, wait_for
+from support.lab import Lab, wait_for
+from support.reliability import MEMBERS
 
 MANAGERS = [m for m in MEMBERS if m.startswith("manager")]
 CHAIN = "SWARMOPS-INPUT"

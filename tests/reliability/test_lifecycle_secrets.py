@@ -7,7 +7,7 @@ scale.yml, maintenance.yml on worker1, remove-node.yml of the new worker, quorum
 managers' engines killed) then recover.yml forcing a new cluster on manager1, site.yml turning
 autolock on, backup.yml of an autolocked manager, and site.yml once more (changed=0). Every run
 is at -vvv with ANSIBLE_LOG_PATH set; each output, the log and every host's /var/log are scanned
-(secret_scan.scan) for the token and key patterns and for every token, unlock key and CA key the
+(support.secret_scan.scan) for the token and key patterns and for every token, unlock key and CA key the
 lab had on the way (read by the test itself), as exact values: zero hits. Each step is checked
 to have really done its work, so that the scan cannot pass on runs that handled nothing: the
 recovery as molecule/recover verifies it (no stale entries, the leader, the services running, a
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
-from labtools import Lab, recap, total_changed, wait_for
-from secret_scan import scan, scan_lab_logs
+from support.lab import Lab, recap, total_changed, wait_for
+from support.secret_scan import scan, scan_lab_logs
 
 
 def _ok(run: subprocess.CompletedProcess, what: str) -> dict:

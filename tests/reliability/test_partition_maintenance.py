@@ -14,8 +14,8 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import MEMBERS
-from labtools import Lab, recap, total_changed, wait_for
+from support.lab import Lab, recap, total_changed, wait_for
+from support.reliability import MEMBERS
 
 # Bounded waits for the run, so that the test takes minutes, not the defaults' 5 minutes each.
 TIMEOUTS = ("-e", "swarm_maintenance_drain_timeout=90", "-e", "swarm_maintenance_ready_timeout=90",

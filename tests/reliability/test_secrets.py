@@ -1,7 +1,7 @@
 """No join token, unlock key, CA key or secret value in any output at -vvv, in Ansible's own
 log, or in the lab hosts' /var/log.
 
-The scanner (secret_scan.py) is checked first against planted material, so that these tests
+The scanner (support/secret_scan.py) is checked first against planted material, so that these tests
 cannot pass because it finds nothing at all.
 """
 
@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MEMBERS, Converged
-from labtools import Lab, recap, wait_for
-from secret_scan import scan, scan_lab_logs
+from support.lab import Lab, recap, wait_for
+from support.reliability import MEMBERS, Converged
+from support.secret_scan import scan, scan_lab_logs
 
 HERE = Path(__file__).resolve().parent
 KNOWN_SECRET = "reliability-known-secret-7f3a9c1e"

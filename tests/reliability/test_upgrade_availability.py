@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 import pytest
-from labtools import REPO, recap, total_changed, wait_for
+from support.lab import REPO, recap, total_changed, wait_for
 
 PROBE_LOOP = REPO / "molecule" / "maintenance" / "probe_loop.py"
 SWARM = ["manager1", "manager2", "manager3", "worker1", "worker2"]

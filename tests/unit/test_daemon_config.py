@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from module_utils.swarmops.daemon_config import parse, refused_keys, render, rewrite_reason
-from module_utils.swarmops.ufw import parse_added
+from ansible.module_utils.swarmops.daemon_config import parse, refused_keys, render, rewrite_reason
 
 WANTED = {"log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}}
 
@@ -45,13 +44,3 @@ def test_live_restore_is_refused():
 
 def test_parse_reads_back_what_render_writes():
     assert parse(render(WANTED)) == (WANTED, "")
-
-
-def test_ufw_leftovers_are_rules_with_swarmops_comment_only():
-    added = ("Added user rules (see 'ufw status' for running firewall):\n"
-             "ufw allow 22/tcp\n"
-             "ufw allow from 10.0.0.0/24 to any port 2377 proto tcp comment 'swarmops'\n")
-    # What swarm_host_info (module_utils/swarmops/hostread.py) counts as a leftover.
-    assert parse_added(added, "swarmops")
-    assert not parse_added(added, "other")
-    assert not parse_added("ufw allow 22/tcp comment 'swarmops-old'\n", "swarmops")

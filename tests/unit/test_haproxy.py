@@ -1,14 +1,7 @@
 """haproxy_server's pure logic: reading the runtime API's answers and planning state changes."""
 
-import importlib
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
-
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-haproxy = importlib.import_module("ansible.module_utils.swarmops.haproxy")
+from ansible.module_utils.swarmops import haproxy
 
 # As HAProxy 2.6 answers (columns after srv_port trimmed in the stat sample for brevity).
 SERVERS_STATE = """1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from module_utils.swarmops.wait import Progress, wait_for
+from ansible.module_utils.swarmops.wait import Progress, wait_for
 
 
 class FakeClock:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import FIREWALLD, MEMBERS, http_get, nodes_ready, play, reachable_tcp, wait_for, wait_ready
+from support.lab import wait_for
+from support.vm_firewalld import FIREWALLD, MEMBERS, http_get, nodes_ready, play, reachable_tcp, wait_ready
 
 ROLE = "tests/vm_firewalld/firewall.yml"
 POLICY_FILE = "/etc/firewalld/policies/swarmops.xml"

@@ -1,15 +1,19 @@
-"""Shared by the scenario's testinfra checks: Molecule's inventory, as testinfra reads it."""
+"""Shared by the scenario's testinfra checks: Molecule's inventory, as testinfra reads it
+(labtest.INVENTORY, from molecule/resources/labtest.py)."""
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
 import pytest
 import testinfra.utils.ansible_runner
 
-INVENTORY = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "inventory")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+
+import labtest
 
 
 @pytest.fixture(scope="session")
 def inventory():
-    return testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY)
+    return testinfra.utils.ansible_runner.AnsibleRunner(labtest.INVENTORY)

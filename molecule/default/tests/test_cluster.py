@@ -1,7 +1,7 @@
 """The cluster as the first manager sees it."""
 
 import testinfra
-from conftest import INVENTORY
+from labtest import INVENTORY
 
 
 def test_every_node_is_ready_with_its_role(inventory):

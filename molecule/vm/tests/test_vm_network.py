@@ -9,7 +9,7 @@ import re
 import shlex
 import urllib.request
 
-from labtools import wait_for
+from support.lab import wait_for
 
 MANAGER = "manager1"
 NODES = ("manager1", "manager2", "worker1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import testinfra
-from conftest import INVENTORY
+from labtest import INVENTORY
 
 testinfra_hosts = ["ansible://swarm"]
 

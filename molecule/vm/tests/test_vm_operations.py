@@ -8,7 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
-from labtools import REPO, recap, wait_for
+from support.lab import REPO, recap, wait_for
 
 MANAGER = "manager1"
 PORT = 8082

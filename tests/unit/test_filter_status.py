@@ -1,4 +1,6 @@
-"""The status report filters (playbooks/status.yml): pure functions over module results."""
+"""The status filters (plugins/filter/swarmops.py): the status report of playbooks/status.yml,
+and the status lines and degraded services the health, maintenance and recover roles use; pure
+functions over module results."""
 
 from __future__ import annotations
 
@@ -90,3 +92,32 @@ def test_markdown_escapes_pipes_in_cells():
     nodes[0]["labels"] = {"zone": "a|b"}
     md = report_markdown(status_report(cluster(nodes, reachable=1, managers=1), {}, [], NOW))
     assert "zone=a\\|b" in md
+
+
+def test_status_lines_report_quorum_nodes_and_services():
+    from plugins.filter.swarmops import status_lines
+
+    info = {"swarm": {"id": "abc"}, "leader": "manager1",
+            "quorum": {"reachable": 3, "managers": 3, "quorum": 2, "can_still_lose": 1},
+            "nodes": [{"hostname": "worker1", "role": "worker", "availability": "active", "state": "ready",
+                       "engine_version": "20.10.24", "labels": {"zone": "a"}},
+                      {"hostname": "manager1", "role": "manager", "availability": "active", "state": "ready",
+                       "engine_version": "20.10.24", "labels": {}}],
+            "services": [{"name": "probe", "mode": "global", "running": 2, "desired": 2}]}
+    lines = status_lines(info)
+    assert lines[0] == "swarm abc  leader manager1  managers reachable 3/3 (quorum 2, may still lose 1)"
+    assert lines[2].startswith("manager1") and lines[3].startswith("worker1") and lines[3].endswith("zone=a")
+    assert lines[-1].split() == ["probe", "global", "2/2"]
+
+
+def test_degraded_services_names_only_those_short_of_desired():
+    from plugins.filter.swarmops import degraded_services
+
+    services = [
+        {"name": "web", "mode": "replicated", "desired": 3, "running": 3},
+        {"name": "api", "mode": "replicated", "desired": 3, "running": 1},
+        {"name": "probe", "mode": "global", "desired": 2, "running": None},
+        {"name": "job", "mode": "replicated-job", "desired": None, "running": 0},
+    ]
+    assert degraded_services(services) == ["api 1/3", "probe 0/2"]
+    assert degraded_services([]) == []

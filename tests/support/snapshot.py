@@ -1,8 +1,8 @@
-"""Helpers of the reliability suite: a snapshot of everything swarmops could change, and a
-runner for one task or role given as data (the bad-input table, the secrets scan).
+"""A snapshot of everything swarmops could change on a lab, to compare before and after (the
+reliability suite's check-mode and bad-input tests).
 
 A snapshot is read the way an operator would: the docker CLI against a manager's engine
-(through its API socket, see labtools.Lab.docker) for cluster state, and SSH on each host
+(through its API socket, see support.lab.Lab.docker) for cluster state, and SSH on each host
 for what the roles write (daemon.json, the engine's pid, iptables, HAProxy's config).
 Timestamps, versions and other fields the engine moves by itself are dropped, so that two
 snapshots are equal exactly when nothing was changed.
@@ -10,17 +10,12 @@ snapshots are equal exactly when nothing was changed.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import docker
-from labtools import REPO, Lab
+
+from support.lab import Lab
 
 # Fields the engine updates on its own (heartbeats, raft indexes, timestamps, task churn).
 VOLATILE = {"CreatedAt", "UpdatedAt", "Version", "Index", "Status", "ManagerStatus", "JoinTokens",
@@ -114,49 +109,3 @@ def diff_keys(before: Any, after: Any, path: str = "") -> list[str]:
         return out
     return [] if before == after else [path or "/"]
 
-
-# Running one task or one role as data -----------------------------------------------------
-
-def run_task(lab: Lab, tmp_path: Path, hosts: str, module: str, args: dict, *extra: str,
-             name: str = "case", task_extra: dict | None = None) -> subprocess.CompletedProcess:
-    """A one-task playbook (YAML is JSON), so that lists and dicts pass as they are."""
-    task = {"name": name, module: args, **(task_extra or {})}
-    play = [{"name": name, "hosts": hosts, "gather_facts": False, "tasks": [task]}]
-    path = tmp_path / f"{name}.yml"
-    path.write_text(json.dumps(play, indent=1))
-    return lab.playbook(str(path), *extra, check=False)
-
-
-def run_role(lab: Lab, tmp_path: Path, hosts: str, role: str, variables: dict, *extra: str,
-             name: str = "case") -> subprocess.CompletedProcess:
-    """One role on some hosts with variables given as extra vars (they override group_vars,
-    as an operator's -e would)."""
-    play = [{"name": name, "hosts": hosts, "gather_facts": False, "roles": [{"role": role}]}]
-    path = tmp_path / f"{name}.yml"
-    path.write_text(json.dumps(play, indent=1))
-    varfile = tmp_path / f"{name}.vars.json"
-    varfile.write_text(json.dumps(variables))
-    return lab.playbook(str(path), "-e", f"@{varfile}", *extra, check=False)
-
-
-def stream_playbook(lab: Lab, playbook: str, trigger: str, action: Callable[[], None],
-                    *args: str, timeout: float = 1200) -> tuple[int, str, float | None]:
-    """Run a playbook, reading its output as it comes; when a line contains `trigger`, run
-    `action` in a thread (so the run is not held up). Returns rc, output, and when (seconds
-    into the run) the action started, or None if the trigger never came."""
-    proc = subprocess.Popen(["ansible-playbook", "-i", str(lab.inventory), str(REPO / playbook), *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.ansible_env())
-    start, fired, lines = time.monotonic(), None, []
-    threads = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        if fired is None and trigger in line:
-            fired = time.monotonic() - start
-            thread = threading.Thread(target=action)
-            thread.start()
-            threads.append(thread)
-    rc = proc.wait(timeout=timeout)
-    for thread in threads:
-        thread.join(timeout=120)
-    return rc, "".join(lines), fired

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from module_utils.swarmops import spec as S
+from ansible.module_utils.swarmops import spec as S
 
 # What the engine returns for a service created with image, 2 replicas and a host port, after
 # an update that set parallelism and delay: note the defaults it filled in.

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 STATE_ROOT = Path(os.environ.get("SWARMOPS_LAB_STATE", "/var/lib/swarmops-lab"))
 # Debian 12's client (20.10, API 1.41), also against the lab's 26.1 and 28.5 engines: the
 # client negotiates down to its own API version, which both still serve (their minimum is 1.24).

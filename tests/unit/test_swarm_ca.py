@@ -1,28 +1,10 @@
-"""Pure parts of the modules themselves: CA plan, token rotation, secret hand-over."""
+"""swarm_ca's pure parts: the CA plan (rotation, a given root, cert expiry, external CAs) and
+which nodes hold a certificate of the current root."""
 
-import importlib
-import importlib.util
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-ansible.module_utils.__path__.append(str(REPO / "module_utils"))
+from library import swarm_ca
 
-cluster = importlib.import_module("ansible.module_utils.swarmops.cluster")
-find_node, fingerprint, hand_over = cluster.find_node, cluster.fingerprint, cluster.hand_over
-
-
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"cluster_{name}", REPO / "library" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-swarm_ca = load("swarm_ca")
-swarm_token = load("swarm_token")
 ROOT = "-----BEGIN CERTIFICATE-----\nAAAA\nBBBB\n-----END CERTIFICATE-----\n"
 OTHER = "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n"
 SPEC = {"Name": "default", "CAConfig": {"NodeCertExpiry": 90 * 86400 * 10**9, "ForceRotate": 1}}
@@ -60,41 +42,3 @@ def test_nodes_tls_compares_subject_and_key():
              {"ID": "b", "Description": {"Hostname": "w1", "TLSInfo": {"CertIssuerSubject": "S",
                                                                         "CertIssuerPublicKey": "OLD"}}}]
     assert [n["tls_current"] for n in swarm_ca.nodes_tls(nodes, issuer)] == [True, False]
-
-
-def test_token_rotation_plan():
-    assert swarm_token.plan_rotation("none") == []
-    assert swarm_token.plan_rotation("both") == ["worker", "manager"]
-
-
-class FakeModule:
-    def __init__(self, no_log):
-        self.no_log = no_log
-        self.no_log_values = set()
-        self.warnings = []
-
-    def warn(self, msg):
-        self.warnings.append(msg)
-
-
-def test_hand_over_only_to_no_log_tasks():
-    m = FakeModule(no_log=True)
-    assert hand_over(m, "SWMTKN-1-abc", "token") == "SWMTKN-1-abc" and not m.warnings
-    m = FakeModule(no_log=False)
-    assert hand_over(m, "SWMTKN-1-abc", "token") is None
-    assert "SWMTKN-1-abc" in m.no_log_values and "no_log: true" in m.warnings[0]
-
-
-def test_fingerprint_does_not_reveal_the_secret():
-    fp = fingerprint("SWMTKN-1-secretsecret")
-    assert fp.startswith("sha256:") and "secret" not in fp and fingerprint(None) is None
-
-
-def test_find_node():
-    nodes = [{"ID": "abcdef123", "Description": {"Hostname": "w1"}, "Status": {"State": "ready"}},
-             {"ID": "zzz999", "Description": {"Hostname": "w2"}, "Status": {"State": "down"}},
-             {"ID": "yyy888", "Description": {"Hostname": "w2"}, "Status": {"State": "ready"}}]
-    assert find_node(nodes, "w1")[0]["ID"] == "abcdef123"
-    assert find_node(nodes, "abcd")[0]["ID"] == "abcdef123"
-    assert find_node(nodes, "w2")[0]["ID"] == "yyy888"  # the live one of two with the same name
-    assert find_node(nodes, "nope") == (None, "no node with hostname or ID 'nope'")

@@ -1,18 +1,17 @@
-"""compose_files: several compose files merged as `docker stack deploy -c a -c b` merges them,
-and read from disk with errors naming the option and the path. No engine."""
+"""Compose files as `docker stack deploy` reads them (module_utils/swarmops/compose.py): one
+file translated into namespaced services, networks and secrets; several (compose_files) merged
+as `docker stack deploy -c a -c b` merges them, and read from disk with errors naming the
+option and the path. No engine."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from module_utils.swarmops import compose as C
-from module_utils.swarmops.spec import SpecError
+from ansible.module_utils.swarmops import compose as C
+from ansible.module_utils.swarmops import spec as S
+from ansible.module_utils.swarmops.spec import SpecError
 
 BASE = {
     "version": "3.8",
@@ -234,3 +233,67 @@ def test_load_unreadable_file(tmp_path):
     os.chmod(path, 0)
     with pytest.raises(SpecError, match=r"compose_files\[0\] \(.*secret.yml\): cannot read it on the manager"):
         C.load_compose_files([path])
+
+
+COMPOSE = {
+    "version": "3.8",
+    "services": {
+        "web": {"image": "swarmops/probe:1", "ports": ["8080:80", {"target": 81, "published": 8081, "mode": "host"}],
+                "deploy": {"replicas": 3, "update_config": {"parallelism": 1, "delay": "5s"},
+                           "placement": {"constraints": ["node.role==worker"],
+                                         "preferences": [{"spread": "node.labels.z"}]},
+                           "resources": {"limits": {"cpus": "0.5", "memory": "64M"}}},
+                "secrets": ["pw", {"source": "ext", "target": "other", "mode": "0400"}],
+                "networks": {"back": {"aliases": ["www"]}}, "environment": ["A=1"], "command": "httpd -f",
+                "volumes": ["data:/data", "/etc/hosts:/h:ro"]},
+        "db": {"image": "swarmops/probe:2", "deploy": {"mode": "global"}},
+    },
+    "networks": {"back": {"attachable": True, "driver_opts": {"encrypted": ""},
+                          "ipam": {"config": [{"subnet": "10.9.0.0/24"}]}}},
+    "secrets": {"pw": {"file": "/etc/pw"}, "ext": {"external": True, "name": "shared_pw"}},
+}
+
+
+def test_compose_is_namespaced_like_docker_stack():
+    out = C.translate("shop", COMPOSE)
+    assert set(out["services"]) == {"shop_web", "shop_db"}
+    assert set(out["networks"]) == {"shop_back", "shop_default"}  # db has no networks: the default one
+    assert out["networks"]["shop_back"]["encrypted"] is True
+    assert out["networks"]["shop_back"]["subnet"] == "10.9.0.0/24"
+    assert out["networks"]["shop_default"]["labels"] == {"com.docker.stack.namespace": "shop"}
+    assert out["files"] == [("secret", "shop_pw", {"file": "/etc/pw"})]  # external ones are not created
+    web = out["services"]["shop_web"]
+    assert web["networks"] == [{"name": "shop_back", "aliases": ["www"]}]
+    assert web["secrets"] == [{"name": "shop_pw", "target": "pw"},
+                              {"name": "shared_pw", "target": "other", "mode": 0o400}]
+    assert web["args"] == ["httpd", "-f"] and web["command"] is None
+    assert web["mounts"] == [
+        {"source": "shop_data", "target": "/data", "type": "volume", "readonly": False},
+        {"source": "/etc/hosts", "target": "/h", "type": "bind", "readonly": True}]
+    assert out["services"]["shop_db"]["mode"] == "global" and out["services"]["shop_db"]["replicas"] is None
+    assert out["services"]["shop_db"]["networks"] == [{"name": "shop_default"}]
+
+
+def test_compose_service_params_pass_the_service_validation():
+    out = C.translate("shop", COMPOSE)
+    for params in out["services"].values():
+        assert S.validate(S.SERVICE_FIELDS, params) == []
+    desired = S.build(S.SERVICE_FIELDS, out["services"]["shop_web"], None)
+    assert desired["Mode"] == {"Replicated": {"Replicas": 3}}
+    assert desired["TaskTemplate"]["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 1024**2}
+
+
+@pytest.mark.parametrize("compose,match", [
+    ({"services": {"a": {"image": "x", "privileged": True}}}, "services.a: unsupported key(s) privileged"),
+    ({"services": {"a": {"image": "x", "deploy": {"replicas": 1, "spread": 1}}}}, "services.a.deploy: unsupported"),
+    ({"services": {"a": {"image": "x", "networks": ["nope"]}}}, "'nope' is not defined"),
+    ({"services": {"a": {"image": "x", "secrets": ["nope"]}}}, "'nope' is not defined in the file's secrets"),
+    ({"services": {"a": {}}}, "services.a.image: required"),
+    ({"services": {}}, "at least one service"),
+    ({"services": {"a": {"image": "x"}}, "x-extra": {}}, "compose: unsupported key(s) x-extra"),
+    ({"services": {"a": {"image": "x"}}, "secrets": {"s": {}}}, "give file"),
+    ({"services": {"a": {"image": "x"}}, "secrets": {"s": {"content": "pw"}}}, "content would be logged"),
+])
+def test_compose_errors_name_the_key(compose, match):
+    with pytest.raises(S.SpecError, match=match.replace("(", r"\(").replace(")", r"\)")):
+        C.translate("shop", compose)

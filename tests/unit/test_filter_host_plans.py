@@ -3,10 +3,9 @@ firewall layers run on a host, and why. Pure functions, no engine."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from ansible.module_utils.swarmops.hostread import parse_chain, parse_saved
 
-from module_utils.swarmops.hostread import parse_chain, parse_saved
+from library import iptables_chain
 from plugins.filter.swarmops import (
     engine_plan,
     engine_setting_errors,
@@ -14,11 +13,6 @@ from plugins.filter.swarmops import (
     firewall_setting_errors,
     iptables_plan,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("iptables_chain", REPO / "library" / "iptables_chain.py")
-iptables_chain = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(iptables_chain)
 
 CONFIG = {"log-driver": "json-file", "log-opts": {"max-file": "3", "max-size": "10m"}}
 

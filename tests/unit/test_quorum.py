@@ -1,16 +1,8 @@
 """Quorum arithmetic: majority, failures tolerated, what a demotion/leave would leave."""
 
-import importlib
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
-
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-quorum = importlib.import_module("ansible.module_utils.swarmops.quorum")
-Manager, check_removal, summary = quorum.Manager, quorum.check_removal, quorum.summary
-failures_tolerated, majority = quorum.failures_tolerated, quorum.majority
+from ansible.module_utils.swarmops import quorum
+from ansible.module_utils.swarmops.quorum import Manager, check_removal, failures_tolerated, majority, summary
 
 
 @pytest.mark.parametrize(("n", "need", "tolerated"), [

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from module_utils.swarmops import service as V
+from ansible.module_utils.swarmops import service as V
 
 TEMPLATE = {"ContainerSpec": {"Image": "swarmops/probe:2", "Isolation": "default"}, "ForceUpdate": 0,
             "Runtime": "container"}

@@ -1,17 +1,8 @@
 """swarm_node's plan: label merge/replace, role changes with the quorum guard, drain progress."""
 
-import importlib
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
-
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-node_plan = importlib.import_module("ansible.module_utils.swarmops.node_plan")
-drain_progress, merge_labels = node_plan.drain_progress, node_plan.merge_labels
-plan_node, removal_refusal = node_plan.plan_node, node_plan.removal_refusal
-Manager = importlib.import_module("ansible.module_utils.swarmops.quorum").Manager
+from ansible.module_utils.swarmops.node_plan import drain_progress, merge_labels, plan_node, removal_refusal
+from ansible.module_utils.swarmops.quorum import Manager
 
 
 def node(node_id="n2", role="manager", availability="active", labels=None, state="ready", manager=True):

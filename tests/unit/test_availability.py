@@ -1,14 +1,7 @@
 """swarm_node's drain guard (min_available): which drains would drop a service's availability."""
 
-import importlib
-from pathlib import Path
-
-import ansible.module_utils
-
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-availability = importlib.import_module("ansible.module_utils.swarmops.availability")
-drain_refusal = availability.drain_refusal
+from ansible.module_utils.swarmops import availability
+from ansible.module_utils.swarmops.availability import drain_refusal
 
 
 def node(node_id, state="ready", availability="active", role="worker", labels=None):

@@ -1,5 +1,6 @@
-"""Helpers for the cluster modules' integration tests (test_cluster_*.py): run a module ad hoc
-and read each host's result as JSON, scan output for secrets, read engine state for comparisons.
+"""Helpers for the cluster modules' integration tests (tests/integration/test_cluster_*.py): run
+a module ad hoc and read each host's result as JSON, scan output for secrets, read engine state
+for comparisons.
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
 """Swarm settings diff: parsing, planning from the current spec, init-only mismatches."""
 
-import importlib
-from pathlib import Path
-
-import ansible.module_utils
 import pytest
-
-ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-
-ss = importlib.import_module("ansible.module_utils.swarmops.swarm_settings")
+from ansible.module_utils.swarmops import swarm_settings as ss
 
 DAY = 86400 * 10**9
 

@@ -1,4 +1,5 @@
-"""Helpers for the workload module tests: run a module ad hoc and read its JSON result."""
+"""Helpers for the workload module tests (tests/integration/test_workload_*.py): run a module ad hoc
+and read its JSON result."""
 
 from __future__ import annotations
 
