@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.lab import PREFIX, REPO, SHARED_ENGINES, Lab, subnet
 
 

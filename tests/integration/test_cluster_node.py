@@ -10,6 +10,7 @@ import time
 
 import docker
 import pytest
+
 from support.cluster import run, wait_nodes
 
 ACTIVE = {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}

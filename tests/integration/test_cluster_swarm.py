@@ -12,6 +12,7 @@ import re
 import subprocess
 
 import pytest
+
 from support.cluster import engine_state, no_secrets, run, wait_nodes
 from support.lab import PREFIX, Lab, subnet
 

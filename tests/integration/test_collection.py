@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from support.lab import REPO, recap
 
 GALAXY = yaml.safe_load((REPO / "collection/galaxy.yml").read_text())

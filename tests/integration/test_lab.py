@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support.lab import SHARED_ENGINES, Lab, wait_for
 
 from lab.netns import neighbour_limits, raise_neighbour_limits
+from support.lab import SHARED_ENGINES, Lab, wait_for
 
 SWARM_HOSTS = ["manager1", "manager2", "manager3", "worker1", "worker2"]
 

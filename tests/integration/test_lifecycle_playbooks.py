@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support.lab import PREFIX, Lab, recap, subnet, total_changed, wait_for
 
 SECRET = re.compile(r"SWMTKN-|SWMKEY-|BEGIN [A-Z ]*PRIVATE KEY")

@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+
 from support.lab import REPO, Lab, recap, total_changed, wait_for
 
 SWARM = ["manager1", "manager2", "manager3", "worker1", "worker2"]

@@ -22,6 +22,7 @@ import os
 import time
 
 import pytest
+
 from support.lab import Lab
 from support.reliability import Converged, lab_for
 from support.snapshot import snapshot

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from support.bad_inputs import CASES, Case
 from support.lab import Lab
 from support.runs import run_role, run_task

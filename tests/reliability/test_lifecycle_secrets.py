@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from support.lab import Lab, recap, total_changed, wait_for
 from support.secret_scan import scan, scan_lab_logs
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support.lab import Lab, recap, wait_for
 from support.reliability import MEMBERS, Converged
 from support.secret_scan import scan, scan_lab_logs

@@ -24,6 +24,7 @@ import subprocess
 import sys
 
 import pytest
+
 from support.lab import REPO, recap, total_changed, wait_for
 
 PROBE_LOOP = REPO / "molecule" / "maintenance" / "probe_loop.py"

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+
 from support.lab import REPO, Lab
 from support.vm_firewalld import FIREWALLD, MEMBERS, play
 
