@@ -14,7 +14,9 @@ description:
   - One module call where a template, a validation and a copy took several round trips; the
     result's C(changed) is what a restart handler should follow.
   - Refuses C(live-restore), which the engine will not run swarm mode with.
-  - Owner, group and mode are kept as given (the common file options).
+  - Owner, group and mode are kept as given (the common file options). A missing folder is
+    made (mode 0755, as the engine's package makes it), so the file can be written before the
+    engine is installed and the engine's first start already reads it.
 options:
   config:
     description: The whole daemon.json, as a dict.
@@ -87,7 +89,7 @@ def main() -> None:
     diff = {"before_header": path, "after_header": path,
             "before": current_text or "", "after": text if changed else (current_text or "")}
     if changed and not module.check_mode:
-        write_atomically(module, path, text)
+        write_atomically(module, path, text, folder_mode=0o755)
     file_args = module.load_file_common_arguments(module.params)
     if current_text is not None or not module.check_mode:
         changed = module.set_fs_attributes_if_different(file_args, changed, diff=None)
