@@ -219,7 +219,7 @@ def test_a_host_in_another_swarm_is_refused_and_left_alone(site_lab: Lab):
 
 def test_availability_from_the_inventory(site_lab: Lab):
     _wait_all_ready(site_lab)
-    extra = '{"swarm_node_availability": "drain"}'
+    extra = '{"swarm_cluster_node_availability": "drain"}'
     run = site_lab.playbook("site.yml", "--tags", "cluster", "--limit", "manager1,manager2,manager3,worker1",
                             "-e", extra)
     # -e applies to every host in the play: all four drained; worker2 keeps the services.
@@ -227,7 +227,7 @@ def test_availability_from_the_inventory(site_lab: Lab):
     nodes = site_lab.nodes()
     assert [h for h, n in nodes.items() if n["availability"] == "Drain"] == ["manager1", "manager2", "manager3",
                                                                              "worker1"]
-    back = site_lab.playbook("site.yml", "--tags", "cluster", "-e", '{"swarm_node_availability": "active"}')
+    back = site_lab.playbook("site.yml", "--tags", "cluster", "-e", '{"swarm_cluster_node_availability": "active"}')
     assert total_changed(back.stdout) == 4
     assert total_changed(site_lab.playbook("site.yml").stdout) == 0
 
