@@ -150,32 +150,20 @@ class Lab:
     def playbook(
         self, playbook: str, *args: str, check: bool = True, timeout: float = 900
     ) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            ["ansible-playbook", "-i", str(self.inventory), str(REPO / playbook), *args],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            env=self.ansible_env(),
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"ansible-playbook {playbook} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
-        return proc
+        return self._ansible(["ansible-playbook", "-i", str(self.inventory), str(REPO / playbook), *args],
+                             f"ansible-playbook {playbook}", check, timeout)
 
     def module(
         self, pattern: str, module: str, args: str = "", *extra: str, check: bool = True, timeout: float = 300
     ) -> subprocess.CompletedProcess:
         """Run one module ad hoc (`ansible PATTERN -m MODULE -a ARGS`)."""
-        proc = subprocess.run(
-            ["ansible", "-i", str(self.inventory), pattern, "-m", module, "-a", args, *extra],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            env=self.ansible_env(),
-            timeout=timeout,
-        )
+        return self._ansible(["ansible", "-i", str(self.inventory), pattern, "-m", module, "-a", args, *extra],
+                             f"ansible -m {module} {args!r}", check, timeout)
+
+    def _ansible(self, argv: list[str], what: str, check: bool, timeout: float) -> subprocess.CompletedProcess:
+        proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, env=self.ansible_env(), timeout=timeout)
         if check and proc.returncode != 0:
-            raise AssertionError(f"ansible -m {module} {args!r} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+            raise AssertionError(f"{what} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
         return proc
 
     # Swarm helpers --------------------------------------------------------------------------
