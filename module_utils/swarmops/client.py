@@ -108,7 +108,17 @@ class UnixAPI:
         return answer
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params)
+        # A manager that is slow to answer inside the swarm (raft or dispatcher busy, seen on
+        # loaded hosts) fails a read with "context deadline exceeded" although the next one
+        # succeeds: a read is asked again, twice, before its error counts. Writes are not.
+        for pause in (1.0, 2.0, None):
+            try:
+                return self.request("GET", path, params)
+            except EngineError as exc:
+                if pause is None or exc.status_code < 500 or "context deadline exceeded" not in exc.explanation:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _filters(filters: dict[str, Any] | None) -> dict[str, str] | None:

@@ -21,7 +21,8 @@ class _Engine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 @pytest.fixture
 def engine(tmp_path: Path):
-    """A socket that records each request and answers what `replies` says for its path."""
+    """A socket that records each request and answers what `replies` says for its path (a list:
+    one answer per request, in turn)."""
     seen: list[dict] = []
     replies: dict[str, tuple[int, object]] = {}
 
@@ -38,7 +39,8 @@ def engine(tmp_path: Path):
             body = json.loads(self.rfile.read(length)) if length else None
             seen.append({"method": self.command, "path": url.path,
                          "query": dict(urllib.parse.parse_qsl(url.query)), "body": body})
-            status, answer = replies.get(url.path, (200, {}))
+            reply = replies.get(url.path, (200, {}))
+            status, answer = reply.pop(0) if isinstance(reply, list) else reply
             raw = json.dumps(answer).encode() if answer is not None else b""
             self.send_response(status)
             self.send_header("Content-Length", str(len(raw)))
@@ -100,3 +102,20 @@ def test_an_engine_that_does_not_answer_is_an_engine_error(tmp_path):
     with pytest.raises(EngineError) as caught:
         UnixAPI(str(tmp_path / "absent.sock"), 1).info()
     assert caught.value.status_code == 0 and "cannot reach the engine" in caught.value.explanation
+
+
+DEADLINE = (500, {"message": "rpc error: code = DeadlineExceeded desc = context deadline exceeded"})
+
+
+def test_a_read_is_asked_again_when_the_manager_answers_too_late_and_a_write_is_not(engine, monkeypatch):
+    api, seen, replies = engine
+    monkeypatch.setattr("ansible.module_utils.swarmops.client.time.sleep", lambda s: None)
+    replies["/tasks"] = [DEADLINE, DEADLINE, (200, [{"ID": "t1"}])]
+    assert api.tasks() == [{"ID": "t1"}]
+    replies["/nodes"] = [DEADLINE, DEADLINE, DEADLINE]
+    with pytest.raises(EngineError, match="deadline"):
+        api.nodes()
+    replies["/nodes/n1/update"] = [DEADLINE, (200, {})]
+    with pytest.raises(EngineError, match="deadline"):
+        api.update_node("n1", 3, {"Role": "worker"})
+    assert [r["path"] for r in seen] == ["/tasks"] * 3 + ["/nodes"] * 3 + ["/nodes/n1/update"]
