@@ -119,22 +119,36 @@ def test_live_restore_is_refused_and_nothing_changes(site_lab: Lab):
     assert site_lab.ssh("worker1", "cat /etc/docker/daemon.json /run/docker.pid").stdout == before
 
 
-@pytest.mark.parametrize("host", ["worker2", "lb1"])
-def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab, host: str, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("host", "limit"), [("worker2", "worker2,manager1"), ("lb1", None)])
+def test_preflight_stops_on_an_unreachable_host_before_any_change(site_lab: Lab, host: str, limit, tmp_path,
+                                                                   monkeypatch):
     # With the real-host default (the engine role installs the engine), which once skipped the
-    # preflight's only connecting task, and for an lb host, which it never reached. SSH
-    # connections of its own, as an operator's first run: an open one to a host cut off
+    # preflight's only connecting task, and for an lb host, which it never reached; with
+    # --limit, which once skipped the controller's verdict play and went on without the host.
+    # SSH connections of its own, as an operator's first run: an open one to a host cut off
     # waits out the keep-alives (45 s) before it fails.
     monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", str(tmp_path))
     site_lab.cli("partition", host)
     try:
-        run = site_lab.playbook("site.yml", "-e", '{"docker_engine_install": true}', check=False)
+        run = site_lab.playbook("site.yml", "-e", '{"docker_engine_install": true}',
+                                *(["--limit", limit] if limit else []), check=False)
     finally:
         site_lab.cli("heal", host)
     assert run.returncode != 0
-    assert recap(run.stdout)[host]["unreachable"] == 1
+    assert f"fatal: [{host}]: UNREACHABLE!" in run.stdout
+    assert recap(run.stdout)[host]["failed"] == 1  # the preflight's check, which names it
     assert f"Unreachable or failed: {host}" in run.stdout
     assert "PLAY [Engine]" not in run.stdout  # stopped in preflight, before any change
+
+
+def test_a_limit_without_a_manager_is_refused_before_any_change(site_lab: Lab):
+    run = site_lab.playbook("site.yml", "--limit", "worker1", check=False)
+    assert run.returncode != 0
+    assert "--limit worker1 leaves out every manager" in run.stdout
+    assert "PLAY [Engine]" not in run.stdout
+    # The host layers alone need no manager.
+    alone = site_lab.playbook("site.yml", "--limit", "worker1", "--tags", "engine,firewall")
+    assert total_changed(alone.stdout) == 0
 
 
 def test_preflight_refuses_a_host_in_two_roles(site_lab: Lab, tmp_path):
