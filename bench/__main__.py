@@ -126,9 +126,11 @@ class Bench:
     def bootstrap(self) -> None:
         r = self.results
         self.fresh(3, 2)
-        a = self.swarmops(3, 2)
+        a = self.swarmops(3, 2, memory=True)
         r.add("bootstrap 5 hosts: (a) swarmops site.yml", a.wall)
         r.add("controller CPU, bootstrap 5 hosts: (a) site.yml", a.cpu, unit="CPU s")
+        r.add("controller peak memory, 5-host site.yml (PSS)", a.peak_pss_mib, unit="MiB")
+        r.add("controller peak memory, 5-host site.yml (RSS sum)", a.peak_rss_mib, unit="MiB")
         r.add_profile("site.yml bootstrap, 5 hosts", a.tasks)
         r.add(SSH_A5, a.ssh, unit="")
         again = self.ansible("site.yml")
