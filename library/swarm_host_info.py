@@ -16,7 +16,7 @@ description:
     reports it (on a manager also the nodes).
   - The roles compare these facts with the inventory on the controller and run a write task
     only where something differs. The call is also the preflight's proof that the host answers.
-  - Talks to the engine with the standard library over its local socket: the host needs no
+  - Talks to the engine with the standard library over its local socket, so the host needs no
     Docker SDK for Python.
   - Never returns join tokens or the unlock key.
 version_added: "0.2.0"
