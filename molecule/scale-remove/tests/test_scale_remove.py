@@ -63,8 +63,9 @@ def test_remove_node_without_confirmation_changes_nothing():
 def test_remove_a_worker_then_again_changes_nothing():
     run = playbook("playbooks/remove-node.yml", "--limit", "worker2", "-e", "confirm=yes")
     assert run.rc == 0, run.tail()
-    for task in ("Drain the node and wait until its tasks run elsewhere", "Make the node leave the swarm",
-                 "Remove the node from the swarm's node list"):
+    for task in ("swarm_remove : Drain the node and wait until its tasks run elsewhere",
+                 "swarm_remove : Make the node leave the swarm",
+                 "swarm_remove : Remove the node from the swarm's node list"):
         assert task in run.changed_tasks.get("worker2", []), run.changed_tasks
     assert "worker2" not in nodes(), nodes()
     again = playbook("playbooks/remove-node.yml", "--limit", "worker2", "-e", "confirm=yes")
@@ -91,7 +92,7 @@ def test_removing_a_manager_while_another_is_down_is_refused():
 def test_remove_a_manager_when_quorum_allows_then_again_changes_nothing():
     run = playbook("playbooks/remove-node.yml", "--limit", "manager3", "-e", "confirm=yes")
     assert run.rc == 0, run.tail()
-    demote = "Demote the node (refused if quorum would be lost)"
+    demote = "swarm_remove : Demote the node (refused if quorum would be lost)"
     assert demote in run.changed_tasks.get("manager3", []), run.changed_tasks
     left = nodes()
     assert "manager3" not in left and sorted(h for h, s in left.items() if "Leader" in s or "Reachable" in s) == [
