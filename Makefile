@@ -172,7 +172,7 @@ test-docker-repo: deps-vm
 	if ! reason=$$($(PY) -m lab image --check); then \
 		echo "test-docker-repo: SKIPPED, this machine cannot run the VM backend: $$reason"; exit 0; fi; \
 	$(PY) -m lab image && \
-	$(PY) -m pytest tests/vm_docker_repo -v -rfEs --durations=0 -s && \
+	$(PY) -m pytest tests/vm_docker_repo -x -v -rfEs --durations=0 -s && \
 	echo "test-docker-repo: passed in $$(( $$(date +%s) - start )) s"
 
 molecule: deps

@@ -28,7 +28,9 @@ def _installed(lab, host: str) -> dict[str, str]:
 
 
 def _engine_version(lab, host: str) -> str:
-    return lab.ssh(host, "docker version --format '{{.Server.Version}} {{.Client.Version}}'").stdout.strip()
+    """'SERVER CLIENT' as `docker version` reports them, without Debian's repack tag (+dfsg1)."""
+    out = lab.ssh(host, "docker version --format '{{.Server.Version}} {{.Client.Version}}'").stdout
+    return " ".join(v.split("+", 1)[0] for v in out.split())
 
 
 def _upstream(version: str) -> str:
