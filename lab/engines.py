@@ -140,30 +140,11 @@ def _fetch(series: str, log) -> Engine:
     final = ENGINES_DIR / series
     work = ENGINES_DIR / f".{series}.partial"
     shutil.rmtree(work, ignore_errors=True)
-    for sub in ("lists/partial", "cache/archives/partial", "debs", "root"):
+    for sub in ("debs", "root"):
         (work / sub).mkdir(parents=True)
-    sources = work / "sources.list"
-    sources.write_text(f"deb {mirror} {suite} main\n")
-    # A sources list and state folders of the fetch's own: the machine's apt state is untouched.
-    apt = [
-        "apt-get", "-q",
-        "-o", f"Dir::Etc::sourcelist={sources}",
-        "-o", "Dir::Etc::sourceparts=/dev/null",
-        "-o", f"Dir::State::Lists={work / 'lists'}",
-        "-o", f"Dir::Cache={work / 'cache'}",
-        "-o", "APT::Sandbox::User=root",
-    ]  # fmt: skip
     started = time.monotonic()
     log(f"lab engines: fetching Docker {series} (docker.io, containerd) from Debian {suite} at {mirror}")
-    proc = run([*apt, "update"], check=False, timeout=600)
-    if proc.returncode != 0 or "Err:" in proc.stdout:
-        raise LabError(f"cannot fetch engine {series}: apt-get update of {suite} failed: "
-                       f"{(proc.stderr or proc.stdout).strip()[-600:]}")
-    # apt-get download writes into its working folder.
-    proc = subprocess.run([*apt, "download", *PACKAGES], cwd=work / "debs", capture_output=True, text=True,
-                          timeout=900)
-    if proc.returncode != 0:
-        raise LabError(f"cannot fetch engine {series}: apt-get download failed: {proc.stderr.strip()[-600:]}")
+    _download(series, work, work / "debs", PACKAGES)
     versions = {}
     for deb in sorted((work / "debs").glob("*.deb")):
         fields = run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).stdout
@@ -190,6 +171,63 @@ def _fetch(series: str, log) -> Engine:
     assert engine is not None
     log(f"lab engines: Docker {engine.describe()} cached in {final} in {time.monotonic() - started:.1f} s")
     return engine
+
+
+def _download(series: str, work: Path, dest: Path, packages: tuple[str, ...]) -> None:
+    """`apt-get download` of packages from the series' suite into dest, with a sources list
+    and state folders in work of the fetch's own: the machine's apt state is untouched."""
+    suite, mirror = SUITES[series], debian_mirror()
+    for sub in ("lists/partial", "cache/archives/partial"):
+        (work / sub).mkdir(parents=True, exist_ok=True)
+    sources = work / "sources.list"
+    sources.write_text(f"deb {mirror} {suite} main\n")
+    apt = [
+        "apt-get", "-q",
+        "-o", f"Dir::Etc::sourcelist={sources}",
+        "-o", "Dir::Etc::sourceparts=/dev/null",
+        "-o", f"Dir::State::Lists={work / 'lists'}",
+        "-o", f"Dir::Cache={work / 'cache'}",
+        "-o", "APT::Sandbox::User=root",
+    ]  # fmt: skip
+    proc = run([*apt, "update"], check=False, timeout=600)
+    if proc.returncode != 0 or "Err:" in proc.stdout:
+        raise LabError(f"cannot fetch engine {series}: apt-get update of {suite} failed: "
+                       f"{(proc.stderr or proc.stdout).strip()[-600:]}")
+    # apt-get download writes into its working folder.
+    proc = subprocess.run([*apt, "download", *packages], cwd=dest, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise LabError(f"cannot fetch engine {series}: apt-get download failed: {proc.stderr.strip()[-600:]}")
+
+
+def debs(series: str, packages: tuple[str, ...] = (), log=print) -> dict[str, Path]:
+    """The .deb files of a fetched series (docker.io, containerd), fetched with it by `ensure`,
+    plus other packages of the same suite (e.g. docker-cli, which newer Debian ships apart from
+    docker.io), fetched once into SERIES/extra-debs beside them. Package name -> file."""
+    if series == DEFAULT:
+        raise LabError(f"engine {series} is the machine's own: it has no fetched packages")
+    engine = ensure(series, log)
+    assert engine.root is not None
+    folder = engine.root.parent
+
+    def found() -> dict[str, Path]:
+        files = sorted((folder / "debs").glob("*.deb")) + sorted((folder / "extra-debs").glob("*.deb"))
+        return {deb.name.split("_", 1)[0]: deb for deb in files}
+
+    missing = tuple(p for p in packages if p not in found())
+    if missing:
+        with cache_lock(ENGINES_DIR):
+            missing = tuple(p for p in packages if p not in found())
+            if missing:
+                log(f"lab engines: fetching {', '.join(missing)} from Debian {engine.suite}")
+                work = folder / ".extra.partial"
+                shutil.rmtree(work, ignore_errors=True)
+                (work / "debs").mkdir(parents=True)
+                _download(series, work, work / "debs", missing)
+                (folder / "extra-debs").mkdir(exist_ok=True)
+                for deb in (work / "debs").glob("*.deb"):
+                    os.replace(deb, folder / "extra-debs" / deb.name)
+                shutil.rmtree(work)
+    return found()
 
 
 def unavailable(series: str) -> str:
