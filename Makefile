@@ -163,7 +163,7 @@ test-firewalld: deps-vm
 	$(PY) -m pytest tests/vm_firewalld -v -rfEs --durations=0 -s
 
 # The engine role's Docker-repository path (docker_engine_repository: docker) on VMs of its own
-# (lab swarmops-dockerrepo on 10.203.240.0/24: 1 manager, 1 worker), against a signed apt
+# (lab swarmops-dockerrepo on 10.203.241.0/24: 1 manager, 1 worker), against a signed apt
 # repository shaped like Docker's that lab/aptrepo.py builds from Debian's engines and serves on
 # the lab's bridge: site.yml from bare VMs with a version pin, changed=0, origin and signed-by,
 # an upgrade by raising the pin, a downgrade refused. Not part of `make test`.
@@ -172,7 +172,7 @@ test-docker-repo: deps-vm
 	if ! reason=$$($(PY) -m lab image --check); then \
 		echo "test-docker-repo: SKIPPED, this machine cannot run the VM backend: $$reason"; exit 0; fi; \
 	$(PY) -m lab image && \
-	$(PY) -m pytest tests/vm_docker_repo -x -v -rfEs --durations=0 -s && \
+	$(PY) -m pytest tests/vm_docker_repo -x -v -rfEs --durations=0 -s < /dev/null && \
 	echo "test-docker-repo: passed in $$(( $$(date +%s) - start )) s"
 
 molecule: deps

@@ -21,7 +21,7 @@ from support.lab import REPO, Lab
 from support.vm_firewalld import play
 
 LAB_NAME = os.environ.get("SWARMOPS_DOCKER_REPO_LAB", "swarmops-dockerrepo")
-LAB_SUBNET = os.environ.get("SWARMOPS_DOCKER_REPO_SUBNET", "10.203.240.0/24")
+LAB_SUBNET = os.environ.get("SWARMOPS_DOCKER_REPO_SUBNET", "10.203.241.0/24")
 MEMBERS = ("manager1", "worker1")
 
 
