@@ -441,6 +441,39 @@ def swarm_settings_plan(info: dict[str, Any] | None, settings: dict[str, Any],
     return reasons
 
 
+def node_changes(wants: list[dict[str, Any]], nodes: list[dict[str, Any]],
+                 joined_only: bool = False) -> list[dict[str, Any]]:
+    """The entries of swarm_node's `nodes` option for the nodes that lack a label or the
+    availability asked for: [] on a converged cluster, so the task is skipped.
+
+    `wants` has one item per host (host, node_id, labels, availability: '' leaves it as it
+    is), `nodes` the cluster's nodes as swarm_info lists them. A host whose node ID is not
+    among them joins in this run: it is listed by hostname, unless `joined_only` (check mode,
+    where it has not joined and no manager knows it)."""
+    by_id = {n.get("node_id"): n for n in nodes or []}
+    out = []
+    for want in wants:
+        labels = {str(k): "" if v is None else str(v) for k, v in (want.get("labels") or {}).items()}
+        availability = want.get("availability") or ""
+        if not labels and not availability:
+            continue
+        node = by_id.get(want.get("node_id") or None)
+        if node is None:
+            if joined_only:
+                continue
+            current_labels, current_availability = {}, None
+        else:
+            current_labels, current_availability = node.get("labels") or {}, node.get("availability")
+        entry: dict[str, Any] = {"node": node["node_id"] if node else want["host"]}
+        if any(current_labels.get(k) != v for k, v in labels.items()):
+            entry["labels"] = labels
+        if availability and availability != current_availability:
+            entry["availability"] = availability
+        if len(entry) > 1:
+            out.append(entry)
+    return out
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
@@ -453,4 +486,4 @@ class FilterModule:
                 "swarmops_firewalld_rules": firewalld_rules,
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
-                "swarmops_report_markdown": report_markdown}
+                "swarmops_report_markdown": report_markdown, "swarmops_node_changes": node_changes}

@@ -5,6 +5,7 @@ back, labels merge/replace. Each test leaves the lab as it found it.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -113,6 +114,15 @@ def test_drain_waits_until_every_task_moved(shared_lab, web):
 
 def test_drain_times_out_with_progress_when_tasks_cannot_move(shared_lab, web):
     lab, api = shared_lab, web
+    # Two drains in one call, in check mode: each is planned knowing the one before it, so the
+    # second is refused (the service may run on workers only), naming worker2, with worker1's
+    # planned drain shown and nothing changed.
+    both = json.dumps({"nodes": [{"node": "worker1", "availability": "drain"},
+                                 {"node": "worker2", "availability": "drain"}]})
+    batch = run(lab, "manager1", "swarm_node", both, "--check", ok=False)
+    assert batch["msg"].startswith("worker2: refused:") and "web" in batch["msg"], batch["msg"]
+    assert [(c["node"], c["field"], c["after"]) for c in batch["changes"]] == [("worker1", "availability", "drain")]
+    assert {api.inspect_node(w)["Spec"]["Availability"] for w in ("worker1", "worker2")} == {"active"}
     set_availability(api, api.inspect_node("worker2")["ID"], "drain")
     time.sleep(0.5)
     # By default this drain is refused (the service may run on workers only); forced, it times out.

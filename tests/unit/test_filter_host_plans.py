@@ -12,6 +12,7 @@ from plugins.filter.swarmops import (
     firewall_rules,
     firewall_setting_errors,
     iptables_plan,
+    node_changes,
 )
 
 CONFIG = {"log-driver": "json-file", "log-opts": {"max-file": "3", "max-size": "10m"}}
@@ -107,3 +108,35 @@ def test_firewall_settings_name_bad_networks_an_address_outside_them_and_firewal
     (firewalld,) = firewall_setting_errors(["10.0.0.0/24"], "10.0.0.5", "nftables", {"firewalld_running": True})
     assert "firewalld is running" in firewalld and "allowed backends" in firewalld
     assert firewall_setting_errors(["10.0.0.0/24"], "10.0.0.5", "firewalld", {"firewalld_running": True}) == []
+
+
+NODES = [{"node_id": "n1", "hostname": "worker1", "labels": {"zone": "a", "ssd": "true"}, "availability": "active"},
+         {"node_id": "n2", "hostname": "worker2", "labels": {}, "availability": "drain"}]
+
+
+def want(host, node_id, labels=None, availability=""):
+    return {"host": host, "node_id": node_id, "labels": labels or {}, "availability": availability}
+
+
+def test_a_converged_cluster_has_no_node_to_change():
+    wants = [want("worker1", "n1", {"zone": "a"}, "active"), want("worker2", "n2", availability="drain"),
+             want("manager1", "m1")]  # nothing asked of manager1: not even looked up
+    assert node_changes(wants, NODES) == []
+    # Labels compare as strings, as the engine keeps them; None is the empty string.
+    assert node_changes([want("worker1", "n1", {"ssd": True})], NODES) == [
+        {"node": "n1", "labels": {"ssd": "True"}}]
+    assert node_changes([want("worker2", "n2", {"gpu": None})], NODES) == [{"node": "n2", "labels": {"gpu": ""}}]
+
+
+def test_only_what_differs_is_asked_of_a_node():
+    wants = [want("worker1", "n1", {"zone": "b"}, "active"), want("worker2", "n2", {"zone": "a"}, "active")]
+    assert node_changes(wants, NODES) == [{"node": "n1", "labels": {"zone": "b"}},
+                                          {"node": "n2", "labels": {"zone": "a"}, "availability": "active"}]
+
+
+def test_a_node_that_joins_in_this_run_is_named_by_host_except_in_check_mode():
+    wants = [want("worker3", "", {"zone": "c"}), want("worker4", "", availability="drain")]
+    assert node_changes(wants, NODES) == [{"node": "worker3", "labels": {"zone": "c"}},
+                                          {"node": "worker4", "availability": "drain"}]
+    # In check mode it has not joined: no manager knows it, so it is left to the check's report.
+    assert node_changes(wants, NODES, joined_only=True) == []
