@@ -16,13 +16,15 @@ description:
     the role starts it only where it does not run. One round trip where a template task took
     four or five.
   - The text is rendered on the controller (e.g. with the C(template) lookup).
+  - Without I(content), only reads (never changes anything) whether HAProxy is installed, the
+    file's sha256, mode and owner, and whether HAProxy runs and starts at boot. The preflight
+    reads each load balancer host so, and the role writes only where the text it renders differs.
 version_added: "0.2.0"
 author: swarmops (!UNKNOWN)
 options:
   content:
-    description: The whole configuration file.
+    description: The whole configuration file; omitted, the module only reads.
     type: str
-    required: true
   path:
     description: Where HAProxy reads its configuration.
     type: path
@@ -40,6 +42,10 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Read HAProxy's state and the sha256 of its configuration
+  haproxy_config: {}
+  register: haproxy_read
+
 - name: Write the HAProxy configuration
   haproxy_config:
     content: "{{ lookup('ansible.builtin.template', 'haproxy.cfg.j2') }}"
@@ -48,6 +54,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+installed:
+  description: Whether the HAProxy program is installed.
+  returned: without I(content)
+  type: bool
+config:
+  description: The file as it is - path, exists, and when it exists its sha256, mode and owner (uid, gid).
+  returned: without I(content)
+  type: dict
 running:
   description: Whether HAProxy runs.
   returned: always
@@ -60,13 +74,13 @@ enabled:
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.files import read_text, write_atomically  # noqa: E402
-from ansible.module_utils.swarmops.hostread import pid_running, service_enabled  # noqa: E402
+from ansible.module_utils.swarmops.hostread import haproxy, pid_running, service_enabled  # noqa: E402
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "content": {"type": "str", "required": True},
+            "content": {"type": "str"},
             "path": {"type": "path", "default": "/etc/haproxy/haproxy.cfg"},
             "pidfile": {"type": "path", "default": "/run/haproxy.pid"},
             "validate": {"type": "str", "default": "haproxy -c -f %s"},
@@ -74,6 +88,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
+    if p["content"] is None:
+        module.exit_json(changed=False, **haproxy(p["path"], p["pidfile"]))
     current = read_text(p["path"])
     changed = current != p["content"]
     if changed and not module.check_mode:

@@ -10,6 +10,7 @@ commands.
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import stat
 from typing import Any
@@ -58,6 +59,18 @@ def pid_running(pidfile: str) -> bool:
     """Whether the process a pid file names is alive."""
     text = read_text(pidfile)
     return bool(text and text.strip().isdigit() and os.path.exists(f"/proc/{text.strip()}"))
+
+
+def haproxy(path: str, pidfile: str) -> dict[str, Any]:
+    """HAProxy on a load balancer host: installed or not, its configuration file (the sha256 of
+    its text, mode and owner; the controller compares it with the text it renders), and whether
+    it runs and starts at boot."""
+    config = file_facts(path)
+    text = config.pop("text")
+    if text is not None:
+        config["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {"installed": _exists("/usr/sbin/haproxy", "/usr/bin/haproxy"), "config": {**config, "path": path},
+            "running": pid_running(pidfile), "enabled": service_enabled("haproxy")}
 
 
 # The iptables chain -------------------------------------------------------------------------

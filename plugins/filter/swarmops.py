@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.util
 import ipaddress
 import sys
@@ -347,6 +348,27 @@ def engine_plan(host: dict[str, Any] | None, config: dict[str, Any], mode: str =
     return {"daemon_json": write, "service": service}
 
 
+def lb_plan(host: dict[str, Any] | None, text: str) -> dict[str, list[str]]:
+    """Reasons to install HAProxy (`install`), to write its configuration (`config`: the text
+    rendered on the controller against the sha256, mode and owner read) and to start or enable
+    it (`service`), from haproxy_config's read of a load balancer host."""
+    if not host or "config" not in host:
+        reasons = ["this host was not read"]
+        return {"install": reasons, "config": reasons, "service": reasons}
+    config = host["config"]
+    write: list[str] = []
+    if not config.get("exists"):
+        write.append(f"{config.get('path')} does not exist")
+    elif config.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
+        write.append(f"{config.get('path')} differs")
+    elif config.get("mode") != "0644" or config.get("uid") != 0 or config.get("gid") != 0:
+        write.append(f"mode or owner differ ({config.get('mode')}, uid {config.get('uid')}, gid {config.get('gid')})")
+    service = [f"HAProxy is not {what}" for what, ok in (("running", host.get("running")),
+                                                         ("enabled at boot", host.get("enabled"))) if not ok]
+    return {"install": [] if host.get("installed") else ["HAProxy is not installed"], "config": write,
+            "service": service}
+
+
 def engine_setting_errors(extra_config: dict[str, Any], managed_keys: list[str]) -> list[str]:
     """What is wrong with docker_engine_extra_config, as sentences (empty: nothing)."""
     errors = []
@@ -486,4 +508,5 @@ class FilterModule:
                 "swarmops_firewalld_rules": firewalld_rules,
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
-                "swarmops_report_markdown": report_markdown, "swarmops_node_changes": node_changes}
+                "swarmops_report_markdown": report_markdown, "swarmops_node_changes": node_changes,
+                "swarmops_lb_plan": lb_plan}

@@ -3,7 +3,7 @@ firewall layers run on a host, and why. Pure functions, no engine."""
 
 from __future__ import annotations
 
-from ansible.module_utils.swarmops.hostread import parse_chain, parse_saved
+from ansible.module_utils.swarmops.hostread import haproxy, parse_chain, parse_saved
 
 from library import iptables_chain
 from plugins.filter.swarmops import (
@@ -12,6 +12,7 @@ from plugins.filter.swarmops import (
     firewall_rules,
     firewall_setting_errors,
     iptables_plan,
+    lb_plan,
     node_changes,
 )
 
@@ -140,3 +141,31 @@ def test_a_node_that_joins_in_this_run_is_named_by_host_except_in_check_mode():
                                           {"node": "worker4", "availability": "drain"}]
     # In check mode it has not joined: no manager knows it, so it is left to the check's report.
     assert node_changes(wants, NODES, joined_only=True) == []
+
+
+def test_a_load_balancer_whose_file_holds_the_rendered_text_has_nothing_to_do(tmp_path):
+    # The module's read on the host and the plan on the controller hash the text alike.
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("global\n  maxconn 100 # é\n", encoding="utf-8")
+    read = haproxy(str(cfg), str(tmp_path / "haproxy.pid"))
+    assert read["config"]["exists"] and read["running"] is False
+    plan = lb_plan(dict(read, installed=True, running=True, enabled=True, config=dict(read["config"], uid=0, gid=0,
+                                                                                       mode="0644")),
+                   "global\n  maxconn 100 # é\n")
+    assert plan == {"install": [], "config": [], "service": []}
+
+
+def test_each_load_balancer_difference_is_a_reason_to_run_its_task(tmp_path):
+    read = haproxy(str(tmp_path / "missing.cfg"), str(tmp_path / "haproxy.pid"))
+    plan = lb_plan(dict(read, installed=False, enabled=False), "global\n")
+    assert plan["install"] == ["HAProxy is not installed"]
+    assert plan["config"] == [f"{tmp_path / 'missing.cfg'} does not exist"]
+    assert plan["service"] == ["HAProxy is not running", "HAProxy is not enabled at boot"]
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("global\n")
+    seen = dict(haproxy(str(cfg), "/nonexistent"), installed=True, running=True, enabled=True)
+    assert lb_plan(seen, "global\n  maxconn 1\n")["config"] == [f"{cfg} differs"]
+    owned = dict(seen, config=dict(seen["config"], mode="0600", uid=0, gid=0))
+    assert lb_plan(owned, "global\n")["config"] == ["mode or owner differ (0600, uid 0, gid 0)"]
+    # Without the preflight's read (the role on its own), every task runs and decides for itself.
+    assert lb_plan(None, "global\n") == {k: ["this host was not read"] for k in ("install", "config", "service")}
