@@ -322,6 +322,13 @@ def report_markdown(report: dict[str, Any]) -> str:
 # Plans from swarm_host_info's one read per host: what a layer's write task would change on a
 # host and why, as a list of reasons (empty: the task is skipped, no round trip). When the
 # read is missing or partial, the reasons say so and the task runs, deciding for itself.
+def _owner_reasons(facts: dict[str, Any], mode: str) -> list[str]:
+    """A reason to write a file whose text is right when its mode or owner (root) is not."""
+    if facts.get("mode") == mode and facts.get("uid") == 0 and facts.get("gid") == 0:
+        return []
+    return [f"mode or owner differ ({facts.get('mode')}, uid {facts.get('uid')}, gid {facts.get('gid')})"]
+
+
 def engine_plan(host: dict[str, Any] | None, config: dict[str, Any], mode: str = "0644",
                 enabled: bool = True) -> dict[str, list[str]]:
     """Reasons to write daemon.json (`daemon_json`) and to start or enable the engine
@@ -338,8 +345,8 @@ def engine_plan(host: dict[str, Any] | None, config: dict[str, Any], mode: str =
         differing = sorted(k for k in set(daemon["settings"]) | set(config)
                            if daemon["settings"].get(k) != config.get(k))
         write.append("settings differ: " + ", ".join(differing))
-    elif daemon.get("mode") != mode or daemon.get("uid") != 0 or daemon.get("gid") != 0:
-        write.append(f"mode or owner differ ({daemon.get('mode')}, uid {daemon.get('uid')}, gid {daemon.get('gid')})")
+    else:
+        write += _owner_reasons(daemon, mode)
     service: list[str] = []
     if engine.get("running") != enabled:
         service.append("the engine is " + ("not running" if enabled else "running"))
@@ -361,8 +368,8 @@ def lb_plan(host: dict[str, Any] | None, text: str) -> dict[str, list[str]]:
         write.append(f"{config.get('path')} does not exist")
     elif config.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
         write.append(f"{config.get('path')} differs")
-    elif config.get("mode") != "0644" or config.get("uid") != 0 or config.get("gid") != 0:
-        write.append(f"mode or owner differ ({config.get('mode')}, uid {config.get('uid')}, gid {config.get('gid')})")
+    else:
+        write += _owner_reasons(config, "0644")
     service = [f"HAProxy is not {what}" for what, ok in (("running", host.get("running")),
                                                          ("enabled at boot", host.get("enabled"))) if not ok]
     return {"install": [] if host.get("installed") else ["HAProxy is not installed"], "config": write,
