@@ -103,7 +103,9 @@ firewall:
   description: leftovers (backend -> whether swarmops' rules are there, for the backends not in
     use), firewalld_running, systemd, and with the iptables backend iptables (rules, or null when
     the chain does not exist; jumps, parent -> bool; saved, the saved file's rules and jump_from
-    or null); read_with, the backend and names it was read with.
+    or null); boot_unit, where systemd runs, the unit that restores the saved rules at boot
+    (exists, sha256, mode, uid, gid, enabled; null without systemd); read_with, the backend and
+    names it was read with.
   returned: always
   type: dict
 swarm:
@@ -121,6 +123,7 @@ from ansible.module_utils.swarmops.cluster import read_cluster  # noqa: E402
 from ansible.module_utils.swarmops.hostread import (  # noqa: E402
     BACKENDS,
     NAME_OPTIONS,
+    boot_unit,
     daemon_json,
     iptables_chain,
     leftovers,
@@ -144,6 +147,7 @@ def main() -> None:
     result: dict = {"changed": False, "daemon_json": daemon_json(p["daemon_json"]), "systemd": systemd()}
     firewall = leftovers(module, [b for b in BACKENDS if b != p["firewall_backend"]], p)
     firewall["systemd"] = result["systemd"]
+    firewall["boot_unit"] = boot_unit()
     # The names it was read with: a role whose names differ reads again rather than trust it.
     firewall["read_with"] = {k: p[k] for k in ("firewall_backend", "iptables_jump_from", *NAME_OPTIONS)}
     if p["firewall_backend"] == "iptables":

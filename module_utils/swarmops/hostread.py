@@ -61,16 +61,33 @@ def pid_running(pidfile: str) -> bool:
     return bool(text and text.strip().isdigit() and os.path.exists(f"/proc/{text.strip()}"))
 
 
-def haproxy(path: str, pidfile: str) -> dict[str, Any]:
-    """HAProxy on a load balancer host: installed or not, its configuration file (the sha256 of
-    its text, mode and owner; the controller compares it with the text it renders), and whether
-    it runs and starts at boot."""
-    config = file_facts(path)
-    text = config.pop("text")
+def file_digest(path: str) -> dict[str, Any]:
+    """A file the controller renders: whether it exists, the sha256 of its text, its mode and
+    owner (the controller compares them with the text it would write)."""
+    facts = file_facts(path)
+    text = facts.pop("text")
     if text is not None:
-        config["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return {"installed": _exists("/usr/sbin/haproxy", "/usr/bin/haproxy"), "config": {**config, "path": path},
+        facts["sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return {**facts, "path": path}
+
+
+def haproxy(path: str, pidfile: str) -> dict[str, Any]:
+    """HAProxy on a load balancer host: installed or not, its configuration file (file_digest),
+    and whether it runs and starts at boot."""
+    return {"installed": _exists("/usr/sbin/haproxy", "/usr/bin/haproxy"), "config": file_digest(path),
             "running": pid_running(pidfile), "enabled": service_enabled("haproxy")}
+
+
+# The unit of the firewall role that restores the saved rules at boot, where systemd runs.
+BOOT_UNIT = "swarmops-firewall"
+
+
+def boot_unit(unit: str = BOOT_UNIT) -> dict[str, Any] | None:
+    """The boot-time restore unit (file_digest, and whether it is enabled), or None where
+    systemd does not run the host (the role keeps no unit there)."""
+    if not systemd():
+        return None
+    return {**file_digest(f"/etc/systemd/system/{unit}.service"), "enabled": service_enabled(unit)}
 
 
 # The iptables chain -------------------------------------------------------------------------

@@ -362,18 +362,38 @@ def lb_plan(host: dict[str, Any] | None, text: str) -> dict[str, list[str]]:
     if not host or "config" not in host:
         reasons = ["this host was not read"]
         return {"install": reasons, "config": reasons, "service": reasons}
-    config = host["config"]
-    write: list[str] = []
-    if not config.get("exists"):
-        write.append(f"{config.get('path')} does not exist")
-    elif config.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
-        write.append(f"{config.get('path')} differs")
-    else:
-        write += _owner_reasons(config, "0644")
     service = [f"HAProxy is not {what}" for what, ok in (("running", host.get("running")),
                                                          ("enabled at boot", host.get("enabled"))) if not ok]
-    return {"install": [] if host.get("installed") else ["HAProxy is not installed"], "config": write,
-            "service": service}
+    return {"install": [] if host.get("installed") else ["HAProxy is not installed"],
+            "config": _text_file_reasons(host["config"], text, "0644"), "service": service}
+
+
+def _text_file_reasons(facts: dict[str, Any], text: str, mode: str) -> list[str]:
+    """Reasons to write a file the controller renders, from its digest as read (exists, sha256,
+    mode, owner): it is missing, its text differs, or its mode or owner do."""
+    if not facts.get("exists"):
+        return [f"{facts.get('path')} does not exist"]
+    if facts.get("sha256") != hashlib.sha256(text.encode("utf-8")).hexdigest():
+        return [f"{facts.get('path')} differs"]
+    return _owner_reasons(facts, mode)
+
+
+def boot_unit_plan(firewall: dict[str, Any] | None, text: str, wanted: bool) -> dict[str, list[str]]:
+    """Reasons to write the unit that restores the saved rules at boot (`write`), to enable it
+    (`enable`) or to remove it (`remove`, when nothing is saved to restore), from the host's
+    firewall read (its `boot_unit`). A host without systemd keeps no unit: nothing to do."""
+    if not firewall or "boot_unit" not in firewall:
+        reasons = ["this host was not read"]
+        return {"write": reasons if wanted else [], "enable": reasons if wanted else [],
+                "remove": [] if wanted else reasons}
+    unit = firewall["boot_unit"]
+    if unit is None:
+        return {"write": [], "enable": [], "remove": []}
+    if not wanted:
+        return {"write": [], "enable": [],
+                "remove": [f"{unit.get('path')} exists and nothing is saved to restore"] if unit.get("exists") else []}
+    return {"write": _text_file_reasons(unit, text, "0644"),
+            "enable": [] if unit.get("enabled") else ["the unit is not enabled at boot"], "remove": []}
 
 
 def engine_setting_errors(extra_config: dict[str, Any], managed_keys: list[str]) -> list[str]:
@@ -516,4 +536,4 @@ class FilterModule:
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
                 "swarmops_report_markdown": report_markdown, "swarmops_node_changes": node_changes,
-                "swarmops_lb_plan": lb_plan}
+                "swarmops_lb_plan": lb_plan, "swarmops_boot_unit_plan": boot_unit_plan}

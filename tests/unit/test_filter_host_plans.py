@@ -3,10 +3,11 @@ firewall layers run on a host, and why. Pure functions, no engine."""
 
 from __future__ import annotations
 
-from ansible.module_utils.swarmops.hostread import haproxy, parse_chain, parse_saved
+from ansible.module_utils.swarmops.hostread import file_digest, haproxy, parse_chain, parse_saved
 
 from library import iptables_chain
 from plugins.filter.swarmops import (
+    boot_unit_plan,
     engine_plan,
     engine_setting_errors,
     firewall_rules,
@@ -169,3 +170,42 @@ def test_each_load_balancer_difference_is_a_reason_to_run_its_task(tmp_path):
     assert lb_plan(owned, "global\n")["config"] == ["mode or owner differ (0600, uid 0, gid 0)"]
     # Without the preflight's read (the role on its own), every task runs and decides for itself.
     assert lb_plan(None, "global\n") == {k: ["this host was not read"] for k in ("install", "config", "service")}
+
+
+UNIT = "[Unit]\nDescription=restore\n"
+
+
+def unit_read(tmp_path, text=UNIT, enabled=True, mode="0644"):
+    path = tmp_path / "swarmops-firewall.service"
+    facts = {"exists": False, "path": str(path)}
+    if text is not None:
+        path.write_text(text)
+        facts = dict(file_digest(str(path)), mode=mode, uid=0, gid=0)
+    return {"systemd": True, "boot_unit": dict(facts, enabled=enabled)}
+
+
+def test_a_kept_boot_unit_has_nothing_to_do(tmp_path):
+    assert boot_unit_plan(unit_read(tmp_path), UNIT, True) == {"write": [], "enable": [], "remove": []}
+    # Without systemd the read has no unit and the role keeps none: nothing to do either way.
+    for wanted in (True, False):
+        assert boot_unit_plan({"systemd": False, "boot_unit": None}, UNIT, wanted) == {
+            "write": [], "enable": [], "remove": []}
+
+
+def test_each_boot_unit_difference_is_a_reason_to_run_its_task(tmp_path):
+    missing = boot_unit_plan(unit_read(tmp_path, text=None, enabled=False), UNIT, True)
+    assert missing["write"] == [f"{tmp_path / 'swarmops-firewall.service'} does not exist"]
+    assert missing["enable"] == ["the unit is not enabled at boot"]
+    assert boot_unit_plan(unit_read(tmp_path, text="old\n"), UNIT, True)["write"] == [
+        f"{tmp_path / 'swarmops-firewall.service'} differs"]
+    assert boot_unit_plan(unit_read(tmp_path, mode="0600"), UNIT, True)["write"] == [
+        "mode or owner differ (0600, uid 0, gid 0)"]
+    # Nothing saved to restore (iptables without a persist file): a unit left behind goes.
+    assert boot_unit_plan(unit_read(tmp_path), UNIT, False) == {
+        "write": [], "enable": [],
+        "remove": [f"{tmp_path / 'swarmops-firewall.service'} exists and nothing is saved to restore"]}
+    assert boot_unit_plan(unit_read(tmp_path, text=None), UNIT, False)["remove"] == []
+    # Without a read (the role on its own, or a read without the unit), every task runs.
+    assert boot_unit_plan(None, UNIT, True) == {"write": ["this host was not read"],
+                                                "enable": ["this host was not read"], "remove": []}
+    assert boot_unit_plan({"systemd": True}, UNIT, False)["remove"] == ["this host was not read"]
