@@ -29,6 +29,19 @@ options:
     type: list
     elements: str
     default: []
+  workloads:
+    description:
+      - Also read every service in full (its spec, rollout state and task counts), every swarm
+        network, secret and config (never a secret's data), for the controller to plan the
+        services layer from (the services role does). Four more API calls.
+    type: bool
+    default: false
+  env_key:
+    description:
+      - With I(workloads), the key each service's environment values are replaced with an HMAC
+        of, so that the controller can compare them with the values it wants without any being
+        printed. Never logged; a random one when not given.
+    type: str
 notes:
   - Read-only; supports check mode; never reports a change.
 """
@@ -85,6 +98,12 @@ services:
   returned: on a manager, when I(services=true)
   type: list
   elements: dict
+workloads:
+  description: services (ID, Spec with each environment value as an HMAC of I(env_key),
+    UpdateStatus, ServiceStatus), networks (the swarm-scoped ones), secrets and configs, as the
+    Engine API lists them.
+  returned: on a manager with a leader, when I(workloads=true)
+  type: dict
 ca_rotation_in_progress:
   description: A root CA rotation has not finished (some node has not got a new certificate).
   returned: on a manager
@@ -105,18 +124,27 @@ has_leader:
   type: bool
 """
 
+import secrets  # noqa: E402
+
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
 from ansible.module_utils.swarmops.cluster import read_cluster  # noqa: E402
+from ansible.module_utils.swarmops.workloads import read_workloads  # noqa: E402
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(services={"type": "bool", "default": True},
-                                    removing={"type": "list", "elements": "str", "default": []}),
+                                    removing={"type": "list", "elements": "str", "default": []},
+                                    workloads={"type": "bool", "default": False},
+                                    env_key={"type": "str", "no_log": True}),
         supports_check_mode=True,
     )
-    module.exit_json(**read_cluster(module, SwarmClient(module), module.params["services"]))
+    client = SwarmClient(module)
+    result = read_cluster(module, client, module.params["services"])
+    if module.params["workloads"] and result.get("has_leader"):
+        result["workloads"] = read_workloads(client, module.params["env_key"] or secrets.token_hex(32))
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -337,6 +337,7 @@ from typing import Any  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible.module_utils.swarmops.client import SwarmClient, argument_spec  # noqa: E402
 from ansible.module_utils.swarmops.service import (  # noqa: E402
+    SERVICE_OPTIONS,
     apply,
     find_service,
     node_names,
@@ -348,61 +349,9 @@ from ansible.module_utils.swarmops.service import (  # noqa: E402
 )
 from ansible.module_utils.swarmops.spec import diff_text  # noqa: E402
 
-_RES = {"cpus": {"type": "str"}, "memory": {"type": "str"}}
-_FLOW = {
-    "parallelism": {"type": "int"}, "delay": {"type": "str"}, "monitor": {"type": "str"},
-    "max_failure_ratio": {"type": "float"},
-    "order": {"type": "str", "choices": ["stop-first", "start-first"]},
-}
-
-OPTIONS = {
-    "name": {"type": "str", "required": True},
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent", "rolled_back"]},
-    "image": {"type": "str"},
-    "command": {"type": "raw"},
-    "args": {"type": "raw"},
-    "env": {"type": "raw"},
-    "user": {"type": "str"},
-    "workdir": {"type": "str"},
-    "hostname": {"type": "str"},
-    "container_labels": {"type": "dict"},
-    "stop_grace_period": {"type": "str"},
-    "mode": {"type": "str", "choices": ["replicated", "global", "replicated-job", "global-job"]},
-    "replicas": {"type": "int"},
-    "max_concurrent": {"type": "int"},
-    "total_completions": {"type": "int"},
-    "limits": {"type": "dict", "options": _RES},
-    "reservations": {"type": "dict", "options": _RES},
-    "constraints": {"type": "list", "elements": "str"},
-    "placement_preferences": {"type": "list", "elements": "raw"},
-    "max_replicas_per_node": {"type": "int"},
-    "publish": {"type": "list", "elements": "raw"},
-    "endpoint_mode": {"type": "str", "choices": ["vip", "dnsrr"]},
-    "networks": {"type": "list", "elements": "raw"},
-    "mounts": {"type": "list", "elements": "dict"},
-    # Names of swarm secrets and where to mount them, never their values.
-    "secrets": {"type": "list", "elements": "raw", "no_log": False},
-    "configs": {"type": "list", "elements": "raw"},
-    "labels": {"type": "dict"},
-    "healthcheck": {"type": "dict", "options": {
-        "test": {"type": "raw"}, "interval": {"type": "str"}, "timeout": {"type": "str"},
-        "retries": {"type": "int"}, "start_period": {"type": "str"}}},
-    "restart_policy": {"type": "dict", "options": {
-        "condition": {"type": "str", "choices": ["none", "on-failure", "any"]}, "delay": {"type": "str"},
-        "max_attempts": {"type": "int"}, "window": {"type": "str"}}},
-    "update_config": {"type": "dict", "options": {
-        **_FLOW, "failure_action": {"type": "str", "choices": ["continue", "pause", "rollback"]}}},
-    "rollback_config": {"type": "dict", "options": {
-        **_FLOW, "failure_action": {"type": "str", "choices": ["continue", "pause"]}}},
-    "force_update": {"type": "bool", "default": False},
-    "force": {"type": "bool", "default": False},
-    "wait": {"type": "bool", "default": True},
-    "wait_timeout": {"type": "int", "default": 120},
-}
-
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(**OPTIONS), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(**SERVICE_OPTIONS), supports_check_mode=True)
     p = module.params
     name = p["name"]
     client = SwarmClient(module)

@@ -339,6 +339,14 @@ class SwarmClient:
                 self.module.fail_json(msg=f"{what} failed: {explain(exc)}")
         raise AssertionError("unreachable")
 
+    def services_with_status(self) -> list[dict]:
+        """Every service with its ServiceStatus (running and desired task counts)."""
+        if isinstance(self.api, UnixAPI):
+            return self.call("list services", self.api.services, status=True)
+        # The SDK's services() of Debian's 5.0 has no status parameter.
+        return self.call("list services", lambda: self.api._result(
+            self.api._get(self.api._url("/services"), params={"status": "true"}), True))
+
     def post_json(self, path: str, *, params: dict[str, Any] | None = None, data: Any = None) -> Any:
         """A raw Engine API POST for what the SDK does not expose (e.g. rollback=previous)."""
         if isinstance(self.api, UnixAPI):

@@ -12,7 +12,6 @@ import os
 from typing import Any
 
 from ansible.module_utils.swarmops import swarm_settings
-from ansible.module_utils.swarmops.client import UnixAPI
 from ansible.module_utils.swarmops.quorum import Manager, check_removals, failures_tolerated, majority, summary
 
 
@@ -222,11 +221,5 @@ def read_cluster(module: Any, client: Any, services: bool) -> dict[str, Any]:
         ids = [n["ID"] for n in nodes if (n.get("Description") or {}).get("Hostname") in removing]
         result["removal"] = check_removals(managers_of(nodes), ids, "removing").as_dict()
     if services:
-        api = client.api
-        if isinstance(api, UnixAPI):
-            listed = client.call("list services", api.services, status=True)
-        else:  # the SDK's services() of Debian's 5.0 has no status parameter
-            listed = client.call("list services", lambda: api._result(
-                api._get(api._url("/services"), params={"status": "true"}), True))
-        result["services"] = [service_facts(s) for s in listed]
+        result["services"] = [service_facts(s) for s in client.services_with_status()]
     return result

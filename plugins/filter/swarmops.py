@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
-import importlib.util
 import ipaddress
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 try:  # in the collection, module_utils is a package of it (collection/build.py points this there)
-    from ansible.module_utils.swarmops import quorum, swarm_settings
-except ImportError:  # in the tree, module_utils/ is not on the controller's path: load the files
+    from ansible.module_utils.swarmops import quorum, service, swarm_settings, workloads
+except ImportError:  # in the tree, module_utils/ is not on the controller's path: put it there,
+    # as the modules' search path (ansible.cfg) and the tests have it.
+    import ansible.module_utils
 
-    def _module_util(name: str) -> Any:
-        spec = importlib.util.spec_from_file_location(
-            f"swarmops_{name}", Path(__file__).resolve().parents[2] / "module_utils" / "swarmops" / f"{name}.py")
-        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
-        spec.loader.exec_module(module)
-        return module
-
-    quorum, swarm_settings = _module_util("quorum"), _module_util("swarm_settings")
+    ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
+    from ansible.module_utils.swarmops import quorum, service, swarm_settings, workloads
 
 
 def in_networks(address: str, cidrs: list[str]) -> bool:
@@ -523,8 +521,51 @@ def node_changes(wants: list[dict[str, Any]], nodes: list[dict[str, Any]],
     return out
 
 
+def service_reasons(item: dict[str, Any], read: dict[str, Any] | None, key: str) -> list[str]:
+    """Why the services layer must call swarm_service for an item of swarm_services_services:
+    empty when the manager's read (swarm_info's workloads) shows it as asked and converged."""
+    if not read:
+        return ["the workloads were not read"]
+    options = service.SERVICE_OPTIONS
+    checked = ArgumentSpecValidator(options).validate({k: v for k, v in item.items() if k in options})
+    if checked.error_messages:
+        return [f"service {item.get('name')}: {'; '.join(checked.error_messages)}"]
+    return workloads.service_reasons(checked.validated_parameters, read, key)
+
+
+def stack_reasons(item: dict[str, Any], compose: Any, read: dict[str, Any] | None, key: str) -> list[str]:
+    """Why the services layer must call swarm_stack for an item of swarm_services_stacks, whose
+    compose file the controller rendered: empty when the read shows the stack as it asks."""
+    if not read:
+        return ["the workloads were not read"]
+    return workloads.stack_reasons(item["name"], item.get("state") or "present", compose,
+                                   bool(item.get("prune", True)), read, key)
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists for a filter's arguments. Ansible hands containers over lazily,
+    templating each value on every access: a plan that copies and compares a registered read
+    through them spends tenths of a second where it needs milliseconds."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _on_plain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
+    return wrapper
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
+        return {name: _on_plain(fn) for name, fn in self._filters().items()}
+
+    @staticmethod
+    def _filters() -> dict[str, Callable[..., Any]]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
                 "swarmops_engine_plan": engine_plan, "swarmops_swarm_settings_plan": swarm_settings_plan,
                 "swarmops_majority": quorum.majority, "swarmops_failures_tolerated": quorum.failures_tolerated,
@@ -536,4 +577,5 @@ class FilterModule:
                 "swarmops_status_lines": status_lines, "swarmops_degraded_services": degraded_services,
                 "swarmops_status_report": status_report, "swarmops_report_lines": report_lines,
                 "swarmops_report_markdown": report_markdown, "swarmops_node_changes": node_changes,
-                "swarmops_lb_plan": lb_plan, "swarmops_boot_unit_plan": boot_unit_plan}
+                "swarmops_lb_plan": lb_plan, "swarmops_boot_unit_plan": boot_unit_plan,
+                "swarmops_service_reasons": service_reasons, "swarmops_stack_reasons": stack_reasons}

@@ -285,6 +285,16 @@ def test_sample_stack_follows_its_templated_compose_file(site_lab: Lab):
     assert replicas() == "3/3"  # the role waits for convergence
     site_lab.playbook("site.yml", "--tags", "services")
     wait_for(lambda: replicas() == "2/2", timeout=120, what="demo_web back to 2/2")
+    # Changed behind the inventory's back (an environment value, which the plan compares only
+    # as a keyed digest): the read sees it, so the module runs and puts it back.
+    env = "docker service inspect probe --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'"
+    wanted = site_lab.ssh("manager1", env).stdout
+    site_lab.ssh("manager1", "docker service update --detach --env-add PROBE_NODE=drifted probe")
+    run = site_lab.playbook("site.yml", "--tags", "services", "-v")
+    assert total_changed(run.stdout) == 1, run.stdout[-3000:]
+    assert "drifted" not in run.stdout.split("TASK [swarm_services : Keep the services]")[0]
+    assert site_lab.ssh("manager1", env).stdout == wanted
+    assert total_changed(site_lab.playbook("site.yml", "--tags", "services").stdout) == 0
 
 
 def test_ufw_backend_keeps_its_tagged_rules_exact(site_lab: Lab):
