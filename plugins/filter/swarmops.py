@@ -10,16 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-
 try:  # in the collection, module_utils is a package of it (collection/build.py points this there)
-    from ansible.module_utils.swarmops import quorum, service, swarm_settings, workloads
+    from ansible.module_utils.swarmops import quorum, swarm_settings
 except ImportError:  # in the tree, module_utils/ is not on the controller's path: put it there,
     # as the modules' search path (ansible.cfg) and the tests have it.
     import ansible.module_utils
 
     ansible.module_utils.__path__.append(str(Path(__file__).resolve().parents[2] / "module_utils"))
-    from ansible.module_utils.swarmops import quorum, service, swarm_settings, workloads
+    from ansible.module_utils.swarmops import quorum, swarm_settings
 
 
 def in_networks(address: str, cidrs: list[str]) -> bool:
@@ -521,11 +519,17 @@ def node_changes(wants: list[dict[str, Any]], nodes: list[dict[str, Any]],
     return out
 
 
+# Every forked worker that templates a swarmops filter imports this file anew (the controller's
+# main process never does): the two filters below import the service planning code only when
+# they run, in the services play, so that every other task's worker does not pay for it.
 def service_reasons(item: dict[str, Any], read: dict[str, Any] | None, key: str) -> list[str]:
     """Why the services layer must call swarm_service for an item of swarm_services_services:
     empty when the manager's read (swarm_info's workloads) shows it as asked and converged."""
     if not read:
         return ["the workloads were not read"]
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible.module_utils.swarmops import service, workloads
+
     options = service.SERVICE_OPTIONS
     checked = ArgumentSpecValidator(options).validate({k: v for k, v in item.items() if k in options})
     if checked.error_messages:
@@ -538,6 +542,8 @@ def stack_reasons(item: dict[str, Any], compose: Any, read: dict[str, Any] | Non
     compose file the controller rendered: empty when the read shows the stack as it asks."""
     if not read:
         return ["the workloads were not read"]
+    from ansible.module_utils.swarmops import workloads
+
     return workloads.stack_reasons(item["name"], item.get("state") or "present", compose,
                                    bool(item.get("prune", True)), read, key)
 
