@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import ipaddress
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -530,6 +528,7 @@ def service_reasons(item: dict[str, Any], read: dict[str, Any] | None, key: str)
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible.module_utils.swarmops import service, workloads
 
+    item, read = _plain(item), _plain(read)
     options = service.SERVICE_OPTIONS
     checked = ArgumentSpecValidator(options).validate({k: v for k, v in item.items() if k in options})
     if checked.error_messages:
@@ -544,14 +543,14 @@ def stack_reasons(item: dict[str, Any], compose: Any, read: dict[str, Any] | Non
         return ["the workloads were not read"]
     from ansible.module_utils.swarmops import workloads
 
-    return workloads.stack_reasons(item["name"], item.get("state") or "present", compose,
-                                   bool(item.get("prune", True)), read, key)
+    return workloads.stack_reasons(item["name"], item.get("state") or "present", _plain(compose),
+                                   bool(item.get("prune", True)), _plain(read), key)
 
 
 def _plain(value: Any) -> Any:
-    """Plain dicts and lists for a filter's arguments. Ansible hands containers over lazily,
-    templating each value on every access: a plan that copies and compares a registered read
-    through them spends tenths of a second where it needs milliseconds."""
+    """Plain dicts and lists of a filter's argument. Ansible hands containers over lazily,
+    templating each value on every access: a plan that copies and compares a whole registered
+    read through them spends tenths of a second where it needs milliseconds."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -559,19 +558,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _on_plain(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return fn(*[_plain(a) for a in args], **{k: _plain(v) for k, v in kwargs.items()})
-    return wrapper
-
-
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {name: _on_plain(fn) for name, fn in self._filters().items()}
-
-    @staticmethod
-    def _filters() -> dict[str, Callable[..., Any]]:
         return {"swarmops_in_networks": in_networks, "swarmops_bad_networks": bad_networks,
                 "swarmops_engine_plan": engine_plan, "swarmops_swarm_settings_plan": swarm_settings_plan,
                 "swarmops_majority": quorum.majority, "swarmops_failures_tolerated": quorum.failures_tolerated,
