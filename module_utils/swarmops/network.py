@@ -106,15 +106,19 @@ def find_network(client: Any, name: str) -> dict | None:
     return None
 
 
-def services_using(client: Any, net_id: str) -> list[str]:
+def users_of(services: list[dict], net_id: str) -> list[str]:
+    """The names of the services attached to the network `net_id`, sorted."""
     users = []
-    for s in client.call("listing services", client.api.services):
+    for s in services:
         spec = s.get("Spec") or {}
         attached = get_path(spec, ("TaskTemplate", "Networks")) or spec.get("Networks") or []
-        targets = [n.get("Target") for n in attached]
-        if net_id in targets:
+        if net_id in [n.get("Target") for n in attached]:
             users.append(spec.get("Name"))
     return sorted(users)
+
+
+def services_using(client: Any, net_id: str) -> list[str]:
+    return users_of(client.call("listing services", client.api.services), net_id)
 
 
 def remove_until_gone(client: Any, what: str, remove: Any, timeout: float = 30) -> str | None:

@@ -398,16 +398,17 @@ def resolve_refs(client: Any, params: dict) -> dict:
     A secret or config named exactly is used as is; otherwise the newest version that
     swarm_secret/swarm_config made for that name (label swarmops.name) is used.
     """
-    ctx: dict[str, Any] = {"networks": {}, "secrets": {}, "configs": {}}
-    if params.get("networks"):
-        for net in client.call("listing networks", client.api.networks):
-            ctx["networks"].setdefault(net["Name"], net["Id"])
-            ctx["networks"][net["Id"]] = net["Id"]
-    for kind, lister in (("secrets", "secrets"), ("configs", "configs")):
-        if not params.get(kind):
-            continue
-        objs = client.call(f"listing {kind}", getattr(client.api, lister))
-        ctx[kind] = latest_versions(objs)
+    def listed(kind: str) -> list[dict]:
+        return client.call(f"listing {kind}", getattr(client.api, kind)) if params.get(kind) else []
+    return references(listed("networks"), listed("secrets"), listed("configs"))
+
+
+def references(networks: list[dict], secrets: list[dict], configs: list[dict]) -> dict:
+    """resolve_refs' map from the listed networks, secrets and configs."""
+    ctx: dict[str, Any] = {"networks": {}, "secrets": latest_versions(secrets), "configs": latest_versions(configs)}
+    for net in networks:
+        ctx["networks"].setdefault(net["Name"], net["Id"])
+        ctx["networks"][net["Id"]] = net["Id"]
     return ctx
 
 

@@ -115,6 +115,26 @@ def plan(name: str, state: str, data: bytes | None, vers: list[tuple[int, dict]]
     return result
 
 
+def settle(kind: str, name: str, state: str, data: bytes | None, vers: list[tuple[int, dict]],
+           used: dict[str, list[str]], keep: int = 2,
+           update_services: bool = True) -> tuple[dict, list[dict], list[str]]:
+    """What converge does, as data: the plan (old versions still in use after the moves are kept
+    out of its removals), its changes, and the names of the versions kept because in use."""
+    the_plan = plan(name, state, data, vers, used, keep)
+    if state == "present" and not update_services:
+        the_plan["move"] = []
+    in_use_after = {i for s, ids in used.items() if s not in the_plan["move"] for i in ids}
+    skipped = [n for _ver, i, n in the_plan["remove"] if i in in_use_after]
+    the_plan["remove"] = [(v, i, n) for v, i, n in the_plan["remove"] if i not in in_use_after]
+    changes = []
+    if the_plan["create"]:
+        before = get_path(vers[-1][1], ("Spec", "Name")) if vers else None
+        changes.append({"field": kind, "before": before, "after": the_plan["create"][1]})
+    changes += [{"field": "service", "before": s, "after": f"{s} (moved to the new version)"} for s in the_plan["move"]]
+    changes += [{"field": "removed_version", "before": n, "after": None} for _ver, _oid, n in the_plan["remove"]]
+    return the_plan, changes, skipped
+
+
 # --- the module body shared by swarm_secret and swarm_config -------------------------------
 
 def read_data(module: Any, p: dict) -> bytes | None:
@@ -160,21 +180,7 @@ def converge(client: Any, kind: str, name: str, data: bytes | None, *, state: st
     vers = versions(objs, name)
     services = client.call("listing services", client.api.services)
     used = users(services, kind, {o["ID"] for _ver, o in vers})
-    the_plan = plan(name, state, data, vers, used, keep)
-    if state == "present" and not update_services:
-        the_plan["move"] = []
-    in_use_after = set()
-    for s, ids in used.items():
-        if s not in the_plan["move"]:
-            in_use_after |= set(ids)
-    skipped = [n for _ver, i, n in the_plan["remove"] if i in in_use_after]
-    the_plan["remove"] = [(v, i, n) for v, i, n in the_plan["remove"] if i not in in_use_after]
-    changes = []
-    if the_plan["create"]:
-        before = get_path(vers[-1][1], ("Spec", "Name")) if vers else None
-        changes.append({"field": kind, "before": before, "after": the_plan["create"][1]})
-    changes += [{"field": "service", "before": s, "after": f"{s} (moved to the new version)"} for s in the_plan["move"]]
-    changes += [{"field": "removed_version", "before": n, "after": None} for _ver, _oid, n in the_plan["remove"]]
+    the_plan, changes, skipped = settle(kind, name, state, data, vers, used, keep, update_services)
     result: dict[str, Any] = {
         "changed": bool(changes), "changes": changes, "updated_services": the_plan["move"],
         "removed_versions": [n for _ver, _oid, n in the_plan["remove"]], "kept_in_use": skipped,

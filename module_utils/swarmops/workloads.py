@@ -21,7 +21,7 @@ from typing import Any
 from . import network as net
 from . import versioned
 from .compose import translate
-from .service import STACK_LABEL, latest_versions, plan
+from .service import STACK_LABEL, plan, references
 from .spec import SERVICE_FIELDS, SpecError, env_list, get_path, validate
 
 ENV_PATH = ("TaskTemplate", "ContainerSpec", "Env")
@@ -72,12 +72,7 @@ def _service(read: dict, name: str) -> dict | None:
 def _context(read: dict) -> dict:
     """What service.plan needs to resolve references, from the read (plan_context's, without
     the node count, which only matters when there are changes: then the module runs anyway)."""
-    networks: dict[str, str] = {}
-    for n in read["networks"]:
-        networks.setdefault(n["Name"], n["Id"])
-        networks[n["Id"]] = n["Id"]
-    return {"networks": networks, "secrets": latest_versions(read["secrets"]),
-            "configs": latest_versions(read["configs"]), "eligible": None}
+    return {**references(read["networks"], read["secrets"], read["configs"]), "eligible": None}
 
 
 def _settled(current: dict | None, name: str) -> list[str]:
@@ -129,14 +124,10 @@ def _file_reasons(read: dict, kind: str, name: str, opts: dict) -> list[str]:
     service to it, or remove an old one (versioned.converge's decisions, from the read)."""
     if opts.get("file"):
         return [f"{kind} {name}: its file is read on the manager"]
-    data = str(opts["content"]).encode()
     vers = versioned.versions(read[f"{kind}s"], name)
     used = versioned.users(read["services"], kind, {o["ID"] for _ver, o in vers})
-    the_plan = versioned.plan(name, "present", data, vers, used, 2)
-    in_use = {i for s, ids in used.items() if s not in the_plan["move"] for i in ids}
-    if the_plan["create"] or the_plan["move"] or any(i not in in_use for _v, i, _n in the_plan["remove"]):
-        return [f"{kind} {name}: a new version or an old one to remove"]
-    return []
+    _plan, changes, _kept = versioned.settle(kind, name, "present", str(opts["content"]).encode(), vers, used)
+    return [f"{kind} {name}: a new version or an old one to remove"] if changes else []
 
 
 def stack_reasons(name: str, state: str, compose: Any, prune: bool, read: dict, key: str) -> list[str]:
@@ -156,10 +147,7 @@ def stack_reasons(name: str, state: str, compose: Any, prune: bool, read: dict, 
             return [f"service {sname}: {'; '.join(errors)}"]
     for nname, params in wanted["networks"].items():
         current = next((n for n in read["networks"] if n["Name"] == nname), None)
-        users = sorted(get_path(s, ("Spec", "Name")) for s in read["services"]
-                       if current and current["Id"] in [a.get("Target") for a in
-                                                        get_path(s, ("Spec", "TaskTemplate", "Networks")) or []])
-        the_plan = net.plan(params, current, users)
+        the_plan = net.plan(params, current, net.users_of(read["services"], current["Id"]) if current else [])
         if the_plan["error"] or the_plan["action"] != "none":
             reasons.append(f"network {nname}: {the_plan['error'] or the_plan['action']}")
     for kind, fname, opts in wanted["files"]:
